@@ -1,0 +1,70 @@
+"""Turning rows into the CLI's stable JSON and its tables."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from models import AnalyticsEvent, FileRecord
+from services.knowledge import SearchHit
+
+console = Console()
+
+
+def file_json(record: FileRecord) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "filename": record.original_filename,
+        "source": record.source,
+        "status": record.status,
+        "reason": record.reason,
+        "reason_message": record.reason_message,
+        "knowledge_id": record.knowledge_id,
+        "correlation_id": record.correlation_id,
+        "declared_type": record.declared_type,
+        "detected_type": record.detected_type,
+        "size": record.size,
+        "provenance": record.provenance,
+        "created_at": record.created_at.isoformat(),
+    }
+
+
+def hit_json(hit: SearchHit) -> dict[str, Any]:
+    return {
+        "id": hit.id,
+        "title": hit.title,
+        "summary": hit.summary,
+        "snippet": hit.snippet,
+        "filename": hit.filename,
+        "source": hit.source,
+        "rank": round(hit.rank, 4),
+        "created_at": hit.created_at.isoformat(),
+    }
+
+
+def event_json(event: AnalyticsEvent) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "event_type": event.event_type,
+        "user_id": event.user_id,
+        "tenant_id": event.tenant_id,
+        "correlation_id": event.correlation_id,
+        "metadata": event.event_metadata,
+        "created_at": event.created_at.isoformat(),
+    }
+
+
+def print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
+    view = Table(title=title, show_lines=False)
+    for column in columns:
+        view.add_column(column, overflow="fold")
+    for row in rows:
+        view.add_row(*["" if value is None else str(value) for value in row])
+    console.print(view)

@@ -1,0 +1,118 @@
+"""Read-only CLI commands: files, search, stats, events."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import typer
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from cli.output import event_json, file_json, hit_json, print_json, table
+from models import AnalyticsEvent, FileRecord, User
+from services.db import create_engine, migrate_async, session_factory
+from services.knowledge import search
+from services.settings import Settings
+from services.stats import Scope, usage_stats
+
+
+@asynccontextmanager
+async def database(settings: Settings) -> AsyncIterator[AsyncSession]:
+    url = settings.effective_database_url
+    await migrate_async(url)
+    engine = create_engine(url)
+    try:
+        async with session_factory(engine)() as session:
+            yield session
+    finally:
+        await engine.dispose()
+
+
+async def find_user(session: AsyncSession, email: str) -> User:
+    user = (await session.exec(select(User).where(User.email == email.strip().lower()))).first()
+    if user is None:
+        typer.echo(f"No user with the address {email}.", err=True)
+        raise typer.Exit(2)
+    return user
+
+
+async def show_files(
+    settings: Settings, *, user: str | None, status: str | None, limit: int, as_json: bool
+) -> None:
+    async with database(settings) as session:
+        statement = select(FileRecord).order_by(col(FileRecord.created_at).desc()).limit(limit)
+        if user:
+            statement = statement.where(FileRecord.user_id == (await find_user(session, user)).id)
+        if status:
+            statement = statement.where(FileRecord.status == status)
+        records = (await session.exec(statement)).all()
+    if as_json:
+        print_json([file_json(r) for r in records])
+        return
+    table(
+        "Files",
+        ["id", "filename", "source", "status", "reason", "knowledge_id"],
+        [[r.id, r.original_filename, r.source, r.status, r.reason, r.knowledge_id] for r in records],
+    )
+
+
+async def show_search(
+    settings: Settings, query: str, *, user: str | None, tenant: str | None, limit: int, as_json: bool
+) -> None:
+    async with database(settings) as session:
+        if user:
+            tenant = (await find_user(session, user)).tenant_id
+        if not tenant:
+            typer.echo("Search is per team: give --user EMAIL (or --tenant ID).", err=True)
+            raise typer.Exit(2)
+        hits = await search(session, tenant_id=tenant, query=query, limit=limit)
+    if as_json:
+        print_json([hit_json(h) for h in hits])
+        return
+    if not hits:
+        typer.echo("No matches.")
+    table("Results", ["title", "file", "snippet"], [[h.title, h.filename, h.snippet] for h in hits])
+
+
+async def show_stats(
+    settings: Settings, *, days: int, user: str | None, tenant: str | None, as_json: bool
+) -> None:
+    async with database(settings) as session:
+        scope = Scope(tenant_id=tenant)
+        if user:
+            found = await find_user(session, user)
+            scope = Scope(tenant_id=found.tenant_id, user_id=found.id)
+        stats = await usage_stats(session, scope, days=days)
+    if as_json:
+        print_json(stats.as_dict())
+        return
+    table(
+        f"Usage, last {days} days",
+        ["files processed", "files failed", "digests generated", "digests sent", "tokens", "storage MB"],
+        [[stats.files_processed, stats.files_failed, stats.digests_generated, stats.digests_sent,
+          stats.total_tokens, stats.storage_used_mb]],
+    )  # fmt: skip
+
+
+async def show_events(
+    settings: Settings, *, correlation_id: str | None, limit: int, as_json: bool
+) -> None:
+    async with database(settings) as session:
+        statement = select(AnalyticsEvent)
+        if correlation_id:
+            statement = statement.where(AnalyticsEvent.correlation_id == correlation_id)
+            statement = statement.order_by(col(AnalyticsEvent.id)).limit(limit)
+        else:
+            statement = statement.order_by(col(AnalyticsEvent.id).desc()).limit(limit)
+        events = list((await session.exec(statement)).all())
+    events.sort(key=lambda event: event.id or 0)
+    if as_json:
+        print_json([event_json(e) for e in events])
+        return
+    table(
+        "Events",
+        ["time", "event", "correlation id", "details"],
+        [[e.created_at.strftime("%H:%M:%S"), e.event_type, e.correlation_id, e.event_metadata]
+         for e in events],
+    )  # fmt: skip

@@ -1,0 +1,208 @@
+"""The one intake path every door uses: store the raw input durably, record it, enqueue the job."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from email.parser import BytesHeaderParser
+from email.policy import compat32
+
+import structlog
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import select
+
+from models import FileRecord, FileStatus, InboundMessage, MessageStatus, Tenant, User
+from models.base import new_id
+from services.analytics import EventType
+from services.identity import resolve_email_sender
+from services.queue import (
+    PARSE_EMAIL,
+    PROCESS_FILE,
+    enqueue_once,
+    parse_email_job_id,
+    process_file_job_id,
+)
+from services.runtime import Runtime
+from services.storage import sha256_hex
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class EmailReceipt:
+    message: InboundMessage
+    duplicate: bool
+
+
+def _message_id(raw: bytes) -> str | None:
+    """Message-ID from the header block only (full MIME parsing happens in the job)."""
+    try:
+        headers = BytesHeaderParser(policy=compat32).parsebytes(raw)
+        value = str(headers.get("Message-ID") or "").strip().strip("<>").strip()
+    except Exception:  # a header we cannot read is no reason to refuse the mail
+        return None
+    return value[:900] or None
+
+
+async def receive_email(rt: Runtime, raw: bytes, *, envelope_from: str, channel: str) -> EmailReceipt:
+    """Accept one email: sender → tenant/user, raw bytes stored, InboundMessage row, parse job.
+
+    Raises SenderRefused for a sender the policy does not accept. A second delivery of the same
+    message (same Message-ID, or same bytes) is recognised and creates nothing new.
+    """
+    async with rt.sessions() as session:
+        tenant, user = await resolve_email_sender(session, rt.settings, envelope_from)
+        blob = rt.storage.put(raw)
+        message_id = _message_id(raw)
+        dedupe_key = f"mid:{sha256_hex(message_id.encode())}" if message_id else f"raw:{blob.sha256}"
+        message = InboundMessage(
+            tenant_id=tenant.id,
+            user_id=user.id,
+            channel=channel,
+            dedupe_key=dedupe_key,
+            message_id=message_id,
+            raw_key=blob.key,
+            raw_size=blob.size,
+            sender=user.email or envelope_from,
+            correlation_id=new_id(),
+        )
+        session.add(message)
+        try:
+            await session.commit()
+        except IntegrityError:
+            await session.rollback()
+            existing = (
+                await session.exec(
+                    select(InboundMessage).where(
+                        InboundMessage.tenant_id == tenant.id,
+                        InboundMessage.dedupe_key == dedupe_key,
+                    )
+                )
+            ).one()
+            _log_duplicate(rt, existing, channel)
+            if existing.status == MessageStatus.RECEIVED:  # an earlier enqueue may have failed
+                await enqueue_parse(rt, existing)
+            return EmailReceipt(existing, duplicate=True)
+    rt.analytics.log_event(
+        EventType.EMAIL_RECEIVED,
+        user_id=user.id,
+        tenant_id=tenant.id,
+        correlation_id=message.correlation_id,
+        metadata={"channel": channel, "size": blob.size, "message_id": message_id},
+    )
+    await enqueue_parse(rt, message)
+    return EmailReceipt(message, duplicate=False)
+
+
+def _log_duplicate(rt: Runtime, existing: InboundMessage, channel: str) -> None:
+    log.info("email_duplicate", inbound_message_id=existing.id)
+    rt.analytics.log_event(
+        EventType.EMAIL_DUPLICATE,
+        user_id=existing.user_id,
+        tenant_id=existing.tenant_id,
+        correlation_id=existing.correlation_id,
+        metadata={"channel": channel, "inbound_message_id": existing.id},
+    )
+
+
+async def enqueue_parse(rt: Runtime, message: InboundMessage) -> bool:
+    return await enqueue_once(
+        rt.require_redis(),
+        rt.analytics,
+        queue_name=rt.settings.queue_name,
+        function=PARSE_EMAIL,
+        job_id=parse_email_job_id(message.id),
+        args=(message.id,),
+        event_ids={
+            "user_id": message.user_id,
+            "tenant_id": message.tenant_id,
+            "correlation_id": message.correlation_id,
+        },
+    )
+
+
+async def enqueue_file(rt: Runtime, record: FileRecord, *, generation: int = 0) -> bool:
+    return await enqueue_once(
+        rt.require_redis(),
+        rt.analytics,
+        queue_name=rt.settings.queue_name,
+        function=PROCESS_FILE,
+        job_id=process_file_job_id(record.id, generation),
+        args=(record.id,),
+        event_ids={
+            "user_id": record.user_id,
+            "tenant_id": record.tenant_id,
+            "correlation_id": record.correlation_id,
+        },
+    )
+
+
+@dataclass(frozen=True)
+class NewFile:
+    """A file a door hands to intake."""
+
+    data: bytes
+    filename: str
+    declared_type: str | None = None
+    external_id: str | None = None
+    provenance: str | None = None
+    inbound_message_id: str | None = None
+    parent_correlation_id: str | None = None
+
+
+async def add_file(
+    rt: Runtime, *, tenant: Tenant, user: User, source: str, new: NewFile
+) -> tuple[FileRecord, bool]:
+    """Store the bytes and create the FileRecord (pending). Returns (record, created).
+
+    A file with the same (tenant, source, external_id) already recorded is returned as is, so a
+    re-run of a door's job never records a file twice. The caller enqueues created records.
+    """
+    blob = rt.storage.put(new.data)
+    record = FileRecord(
+        tenant_id=tenant.id,
+        user_id=user.id,
+        source=source,
+        external_id=new.external_id,
+        inbound_message_id=new.inbound_message_id,
+        original_filename=new.filename,
+        declared_type=new.declared_type,
+        size=blob.size,
+        sha256=blob.sha256,
+        storage_key=blob.key,
+        provenance=new.provenance,
+        status=FileStatus.PENDING,
+        correlation_id=new_id(),
+        details={"parent_correlation_id": new.parent_correlation_id} if new.parent_correlation_id else {},
+    )
+    async with rt.sessions() as session:
+        session.add(record)
+        try:
+            await session.commit()
+        except IntegrityError:
+            await session.rollback()
+            existing = (
+                await session.exec(
+                    select(FileRecord).where(
+                        FileRecord.tenant_id == tenant.id,
+                        FileRecord.source == source,
+                        FileRecord.external_id == new.external_id,
+                    )
+                )
+            ).one()
+            return existing, False
+    rt.analytics.log_event(
+        EventType.FILE_RECEIVED,
+        user_id=user.id,
+        tenant_id=tenant.id,
+        correlation_id=record.correlation_id,
+        metadata={
+            "file_id": record.id,
+            "source": source,
+            "filename": new.filename,
+            "declared_type": new.declared_type,
+            "size": blob.size,
+            "provenance": new.provenance,
+            "parent_correlation_id": new.parent_correlation_id,
+        },
+    )
+    return record, True

@@ -1,0 +1,66 @@
+"""Outgoing mail: through the configured SMTP relay, or into the local outbox folder."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from email.message import EmailMessage
+from email.utils import make_msgid
+from pathlib import Path
+
+import aiosmtplib
+import structlog
+
+from models.base import utcnow
+from services.errors import TransientError
+from services.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+
+class DeliveryFailed(Exception):
+    """A permanent refusal by the relay (5xx)."""
+
+
+async def send_email(settings: Settings, message: EmailMessage) -> str:
+    """Deliver `message`; returns where it went ("relay" or the outbox file path).
+
+    Raises TransientError for a 4xx or a connection problem, DeliveryFailed for a 5xx.
+    """
+    if "Message-ID" not in message:
+        message["Message-ID"] = make_msgid(domain=settings.ingest_domain)
+    if not settings.relay_host:
+        return str(write_outbox(settings.outbox_dir, message))
+    password = settings.relay_password.get_secret_value() if settings.relay_password else None
+    try:
+        await aiosmtplib.send(
+            message,
+            hostname=settings.relay_host,
+            port=settings.relay_port,
+            username=settings.relay_username,
+            password=password,
+            start_tls=settings.relay_starttls and not settings.relay_ssl,
+            use_tls=settings.relay_ssl,
+            timeout=30,
+        )
+    except aiosmtplib.SMTPResponseException as error:
+        if 400 <= error.code < 500:
+            raise TransientError(f"The mail relay deferred the message ({error.code}).") from None
+        raise DeliveryFailed(f"The mail relay refused the message ({error.code}).") from None
+    except (aiosmtplib.SMTPException, OSError) as error:
+        raise TransientError(f"The mail relay could not be reached ({type(error).__name__}).") from None
+    log.info("email_sent", via="relay", to=message["To"])
+    return "relay"
+
+
+def write_outbox(outbox: Path, message: EmailMessage) -> Path:
+    """Write the message as an .eml file (atomically) into the outbox folder."""
+    outbox.mkdir(parents=True, exist_ok=True)
+    stamp = utcnow().strftime("%Y%m%dT%H%M%S%f")
+    fd, tmp = tempfile.mkstemp(dir=outbox, prefix=".pending-", suffix=".eml")
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(message.as_bytes())
+    target = outbox / f"{stamp}-{os.getpid()}-{Path(tmp).stem[-8:]}.eml"
+    os.replace(tmp, target)
+    log.info("email_sent", via="outbox", to=message["To"], path=str(target))
+    return target

@@ -1,0 +1,55 @@
+"""Queue names, job ids and enqueue helpers shared by every door and the worker."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from arq.connections import ArqRedis
+from arq.jobs import Job, JobStatus
+
+from services.analytics import Analytics, EventType
+
+log = structlog.get_logger(__name__)
+
+PARSE_EMAIL = "parse_email"
+PROCESS_FILE = "process_file"
+
+
+def process_file_job_id(file_id: str, generation: int = 0) -> str:
+    """Derived from the file, so a duplicate enqueue of the same file runs once."""
+    return f"{PROCESS_FILE}:{file_id}" if generation == 0 else f"{PROCESS_FILE}:{file_id}:{generation}"
+
+
+def parse_email_job_id(message_id: str) -> str:
+    return f"{PARSE_EMAIL}:{message_id}"
+
+
+async def enqueue_once(
+    redis: ArqRedis,
+    analytics: Analytics,
+    *,
+    queue_name: str,
+    function: str,
+    job_id: str,
+    args: tuple[Any, ...],
+    event_ids: dict[str, str | None],
+) -> bool:
+    """Enqueue a job under a fixed id; a refused enqueue is logged as JOB_DEDUPED, never ignored.
+
+    arq refuses an id while the job is queued, running, or its result is still kept. Returns
+    True when a new job was queued.
+    """
+    job = await redis.enqueue_job(function, *args, _job_id=job_id, _queue_name=queue_name)
+    if job is not None:
+        return True
+    status: JobStatus = await Job(job_id, redis, _queue_name=queue_name).status()
+    log.info("job_deduped", job_id=job_id, existing_status=status.value)
+    analytics.log_event(
+        EventType.JOB_DEDUPED,
+        user_id=event_ids.get("user_id"),
+        tenant_id=event_ids.get("tenant_id"),
+        correlation_id=event_ids.get("correlation_id"),
+        metadata={"job_id": job_id, "existing_status": status.value},
+    )
+    return False

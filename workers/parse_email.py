@@ -1,0 +1,141 @@
+"""The `parse_email` job: a stored raw email → one FileRecord per attachment (or its body)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import structlog
+from sqlmodel import select
+
+from mail.parse import MailPart, ParsedMail, parse_message
+from models import FileRecord, FileSource, FileStatus, InboundMessage, MessageStatus, Tenant, User
+from services.analytics import EventType
+from services.errors import ContentMindError
+from services.intake import NewFile, add_file, enqueue_file
+from services.runtime import Runtime
+from workers.outcomes import mark_failed
+from workers.replies import reply_when_complete
+
+log = structlog.get_logger(__name__)
+
+
+async def parse_email(ctx: dict[str, Any], inbound_message_id: str) -> str:
+    """Parse the raw message, record its files and enqueue them; safe to run again after a crash."""
+    rt: Runtime = ctx["rt"]
+    structlog.contextvars.clear_contextvars()
+    async with rt.sessions() as session:
+        message = await session.get(InboundMessage, inbound_message_id)
+        if message is None:
+            log.warning("inbound_message_missing", inbound_message_id=inbound_message_id)
+            return "missing"
+        tenant = await session.get(Tenant, message.tenant_id)
+        user = await session.get(User, message.user_id)
+    assert tenant is not None and user is not None
+    structlog.contextvars.bind_contextvars(
+        correlation_id=message.correlation_id, tenant_id=tenant.id, user_id=user.id
+    )
+    if message.status == MessageStatus.RECEIVED:
+        raw = rt.storage.get(message.raw_key)
+        parsed = await asyncio.to_thread(parse_message, raw)
+        await _record(rt, message, tenant, user, parsed)
+    await _enqueue_pending(rt, message.id)
+    await reply_when_complete(rt, message.id, problem=_problem(message))
+    return "parsed"
+
+
+def _problem(message: InboundMessage) -> str | None:
+    if "boundary_not_found" in (message.defects or []):
+        return "Its MIME structure is broken (the part boundary was not found); the raw message was kept."
+    return None
+
+
+async def _record(
+    rt: Runtime, message: InboundMessage, tenant: Tenant, user: User, parsed: ParsedMail
+) -> None:
+    _log_parse_events(rt, message, parsed)
+    parts = parsed.parts[: rt.settings.max_attachments]
+    for index, part in enumerate(parts):
+        await _record_part(rt, message, tenant, user, index, part)
+    status = MessageStatus.PARSED
+    if not parsed.parts and "boundary_not_found" in parsed.defects:
+        status = MessageStatus.FAILED
+        rt.analytics.log_event(
+            EventType.EMAIL_PARSE_FAILED, metadata={"reason": "boundary_not_found"}
+        )
+    async with rt.sessions() as session:
+        fresh = await session.get(InboundMessage, message.id)
+        assert fresh is not None
+        fresh.subject = parsed.subject
+        fresh.body_text = parsed.body_text
+        fresh.defects = list(parsed.defects)
+        fresh.status = status
+        session.add(fresh)
+        await session.commit()
+    message.defects = list(parsed.defects)
+
+
+def _log_parse_events(rt: Runtime, message: InboundMessage, parsed: ParsedMail) -> None:
+    for defect in parsed.defects:
+        rt.analytics.log_event(EventType.EMAIL_PARSE_DEFECT, metadata={"defect": defect})
+    for container, count in parsed.unpacked:
+        rt.analytics.log_event(
+            EventType.FILE_UNPACKED, metadata={"container": container, "count": count}
+        )
+    for skipped in parsed.skipped:
+        rt.analytics.log_event(
+            EventType.FILE_SKIPPED,
+            metadata={
+                "filename": skipped.filename,
+                "declared_type": skipped.declared_type,
+                "reason": skipped.reason,
+                "inbound_message_id": message.id,
+            },
+        )
+    extra = len(parsed.parts) - rt.settings.max_attachments
+    if extra > 0:
+        rt.analytics.log_event(
+            EventType.FILE_SKIPPED,
+            metadata={"reason": "too_many_attachments", "count": extra, "limit": rt.settings.max_attachments},
+        )
+
+
+async def _record_part(
+    rt: Runtime, message: InboundMessage, tenant: Tenant, user: User, index: int, part: MailPart
+) -> None:
+    try:
+        record, created = await add_file(
+            rt,
+            tenant=tenant,
+            user=user,
+            source=FileSource.EMAIL,
+            new=NewFile(
+                data=part.data,
+                filename=part.filename,
+                declared_type=part.declared_type,
+                external_id=f"{message.id}:{index}",
+                provenance=part.provenance,
+                inbound_message_id=message.id,
+                parent_correlation_id=message.correlation_id,
+            ),
+        )
+    except Exception:  # one part that cannot be stored never sinks its siblings
+        log.exception("part_store_failed", index=index)
+        return
+    if created and part.failure is not None:
+        reason, text = part.failure
+        await mark_failed(rt, record, ContentMindError(text, reason=reason), attempt=0)
+
+
+async def _enqueue_pending(rt: Runtime, message_id: str) -> None:
+    async with rt.sessions() as session:
+        pending = (
+            await session.exec(
+                select(FileRecord).where(
+                    FileRecord.inbound_message_id == message_id,
+                    FileRecord.status == FileStatus.PENDING,
+                )
+            )
+        ).all()
+    for record in pending:
+        await enqueue_file(rt, record)

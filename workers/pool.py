@@ -1,0 +1,84 @@
+"""A process pool for CPU-heavy analysis, with a wall-time bound per call and a memory cap.
+
+A call that overruns its time is stopped by killing the pool's processes (a thread cannot be
+stopped); the pool is rebuilt and the other calls in flight fail with a retryable error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import multiprocessing
+import resource
+import signal
+import sys
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, TypeVar
+
+import structlog
+
+from services.errors import JobTimeout, TransientError
+
+log = structlog.get_logger(__name__)
+T = TypeVar("T")
+PR_SET_PDEATHSIG = 1
+
+
+def _init_child(memory_limit_bytes: int) -> None:
+    """In each pool process: die with the parent, and cap the address space."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    if memory_limit_bytes > 0:
+        resource.setrlimit(resource.RLIMIT_AS, (memory_limit_bytes, memory_limit_bytes))
+
+
+class AnalysisPool:
+    def __init__(self, max_workers: int, *, memory_limit_bytes: int = 0, preload: list[str] | None = None) -> None:
+        self.max_workers = max_workers
+        self.memory_limit_bytes = memory_limit_bytes
+        self._context = multiprocessing.get_context("forkserver")
+        self._context.set_forkserver_preload(preload or [])
+        self._executor = self._new_executor()
+
+    def _new_executor(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
+            max_workers=self.max_workers,
+            mp_context=self._context,
+            initializer=_init_child,
+            initargs=(self.memory_limit_bytes,),
+        )
+
+    async def run(self, timeout_s: float, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run fn in a pool process; JobTimeout past timeout_s; TransientError if the pool broke."""
+        loop = asyncio.get_running_loop()
+        executor = self._executor
+        future = loop.run_in_executor(executor, _call, fn, args, kwargs)
+        try:
+            return await asyncio.wait_for(future, timeout=timeout_s)
+        except TimeoutError:
+            self._restart(executor)
+            raise JobTimeout() from None
+        except BrokenProcessPool:
+            self._restart(executor)
+            raise TransientError("The analysis process stopped unexpectedly.") from None
+
+    def _restart(self, broken: ProcessPoolExecutor) -> None:
+        if broken is not self._executor:
+            return  # another caller already rebuilt it
+        log.warning("analysis_pool_restart")
+        for process in list(getattr(broken, "_processes", {}).values()):
+            process.kill()
+        broken.shutdown(wait=False, cancel_futures=True)
+        self._executor = self._new_executor()
+
+    def shutdown(self) -> None:
+        for process in list(getattr(self._executor, "_processes", {}).values()):
+            process.kill()
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _call(fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]) -> T:
+    return fn(*args, **kwargs)

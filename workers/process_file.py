@@ -1,0 +1,197 @@
+"""The `process_file` job: one file → one knowledge item, safe to run twice, bounded in time."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import structlog
+from arq import Retry
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import select
+
+from agents.llm import LLMConfig
+from agents.pipeline import FileAnalysis, analyze_file
+from models import FileRecord, FileStatus, KnowledgeItem
+from models.base import utcnow
+from services.analytics import EventType
+from services.errors import ContentMindError, ExtractionError, TooLarge, WorkerCrash
+from services.extraction import ExtractionLimits, detect_type
+from services.knowledge import add_item
+from services.runtime import Runtime
+from workers.outcomes import log_processed, mark_deduped, mark_failed, save_status
+from workers.pool import AnalysisPool
+from workers.replies import reply_when_complete
+
+log = structlog.get_logger(__name__)
+
+
+async def process_file(ctx: dict[str, Any], file_id: str) -> str:
+    """Extract, analyse and store one file; permanent failures end at once, transient ones retry."""
+    rt: Runtime = ctx["rt"]
+    structlog.contextvars.clear_contextvars()
+    async with rt.sessions() as session:
+        record = await session.get(FileRecord, file_id)
+    if record is None:
+        log.warning("file_missing", file_id=file_id)
+        return "missing"
+    structlog.contextvars.bind_contextvars(
+        correlation_id=record.correlation_id,
+        tenant_id=record.tenant_id,
+        user_id=record.user_id,
+        file_id=record.id,
+    )
+    if FileStatus(record.status).is_final:
+        return record.status
+    final = await _run(rt, ctx["pool"], record)
+    if final.inbound_message_id:
+        await reply_when_complete(rt, final.inbound_message_id)
+    return final.status
+
+
+async def _run(rt: Runtime, pool: AnalysisPool, record: FileRecord) -> FileRecord:
+    existing = await _existing_item(rt, record)
+    if existing is not None and existing.file_id != record.id:
+        return await mark_deduped(rt, record, existing)
+    attempt = record.attempts + 1
+    data = rt.storage.get(record.storage_key or record.sha256)
+    detected = detect_type(data, record.original_filename, record.declared_type)
+    record = await save_status(
+        rt, record, status=FileStatus.PROCESSING, attempts=attempt, detected_type=detected
+    )
+    settings = rt.settings
+    if attempt > settings.job_max_tries:  # the earlier attempts never came back: they crashed
+        return await mark_failed(rt, record, WorkerCrash(), attempt)
+    rt.analytics.log_event(
+        EventType.AGENT_STARTED,
+        metadata={"file_id": record.id, "attempt": attempt, "filename": record.original_filename},
+    )
+    try:
+        return await _analyze_and_store(rt, pool, record, data)
+    except ContentMindError as error:
+        if error.permanent or attempt >= settings.job_max_tries:
+            return await mark_failed(rt, record, error, attempt)
+        await _retry_later(rt, record, error, attempt)
+        raise AssertionError("unreachable") from None
+
+
+async def _retry_later(rt: Runtime, record: FileRecord, error: ContentMindError, attempt: int) -> None:
+    defer = rt.settings.job_retry_backoff_s * attempt
+    rt.analytics.log_event(
+        EventType.FILE_RETRYING,
+        metadata={"file_id": record.id, "reason": error.reason, "attempt": attempt, "retry_in_s": defer},
+    )
+    log.info("file_retrying", reason=error.reason, attempt=attempt, defer_s=defer)
+    raise Retry(defer=defer)
+
+
+async def _existing_item(rt: Runtime, record: FileRecord) -> KnowledgeItem | None:
+    async with rt.sessions() as session:
+        statement = select(KnowledgeItem).where(
+            KnowledgeItem.tenant_id == record.tenant_id, KnowledgeItem.sha256 == record.sha256
+        )
+        return (await session.exec(statement)).first()
+
+
+def limits_from(rt: Runtime) -> ExtractionLimits:
+    s = rt.settings
+    return ExtractionLimits(
+        max_chars=s.max_text_chars,
+        max_pages=s.max_pages,
+        max_archive_uncompressed=s.max_archive_uncompressed_bytes,
+        max_compression_ratio=s.max_compression_ratio,
+        ocr_enabled=s.ocr_enabled,
+        ocr_languages=s.ocr_languages,
+        ocr_timeout_s=max(1.0, s.job_timeout_s / 2),
+    )
+
+
+def llm_from(rt: Runtime) -> LLMConfig | None:
+    s = rt.settings
+    if not s.llm_base_url:
+        return None
+    key = s.llm_api_key.get_secret_value() if s.llm_api_key else None
+    return LLMConfig(base_url=s.llm_base_url, api_key=key, model=s.llm_model, timeout_s=s.llm_timeout_s)
+
+
+async def _analyze_and_store(
+    rt: Runtime, pool: AnalysisPool, record: FileRecord, data: bytes
+) -> FileRecord:
+    if record.size > rt.settings.max_file_bytes:
+        raise TooLarge(
+            f"The file is {record.size / 1e6:.1f} MB; the limit is "
+            f"{rt.settings.max_file_bytes / 1e6:.1f} MB."
+        )
+    started = time.perf_counter()
+    result: FileAnalysis = await pool.run(
+        rt.settings.job_timeout_s,
+        safe_analyze,
+        data,
+        filename=record.original_filename,
+        declared_type=record.declared_type,
+        limits=limits_from(rt),
+        llm=llm_from(rt),
+    )
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    return await _store(rt, record, result, elapsed_ms)
+
+
+def safe_analyze(data: bytes, **kwargs: Any) -> FileAnalysis:
+    """analyze_file in the pool: a library's unexpected exception is a permanent read failure."""
+    try:
+        return analyze_file(data, **kwargs)
+    except ContentMindError:
+        raise
+    except MemoryError:
+        raise TooLarge("Reading the file needed more memory than allowed.") from None
+    except Exception as error:  # a reader library's own bug on this input
+        structlog.get_logger(__name__).exception("reader_crashed", error_type=type(error).__name__)
+        raise ExtractionError(
+            "The file could not be read; it may be damaged or use an unusual format."
+        ) from None
+
+
+async def _store(rt: Runtime, record: FileRecord, result: FileAnalysis, elapsed_ms: float) -> FileRecord:
+    analysis, extracted = result.analysis, result.extracted
+    item = KnowledgeItem(
+        tenant_id=record.tenant_id,
+        user_id=record.user_id,
+        file_id=record.id,
+        sha256=record.sha256,
+        title=analysis.title,
+        summary=analysis.summary,
+        key_points=list(analysis.key_points),
+        keywords=list(analysis.keywords),
+        full_text=extracted.text,
+        token_count=analysis.token_count,
+        tokens_used=analysis.tokens_used,
+        backend=analysis.backend,
+        source=record.source,
+        original_filename=record.original_filename,
+        provenance=record.provenance,
+    )
+    async with rt.sessions() as session:
+        fresh = await session.get(FileRecord, record.id)
+        assert fresh is not None
+        fresh.status = FileStatus.COMPLETED
+        fresh.knowledge_id = item.id
+        fresh.detected_type = extracted.detected_type
+        fresh.reason = fresh.reason_message = None
+        fresh.details = {**record.details, **_public_metadata(extracted.metadata)}
+        fresh.updated_at = fresh.completed_at = utcnow()
+        session.add(fresh)
+        try:
+            await add_item(session, item)  # the item and the record's completion commit together
+            await session.commit()
+        except IntegrityError:  # the same content finished first in another job
+            await session.rollback()
+            existing = await _existing_item(rt, record)
+            assert existing is not None
+            return await mark_deduped(rt, record, existing)
+    log_processed(rt, fresh, item, elapsed_ms)
+    return fresh
+
+
+def _public_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
+    keep = ("pages", "sheets", "slides", "ocr", "truncated", "encrypted")
+    return {key: metadata[key] for key in keep if key in metadata}

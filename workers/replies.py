@@ -1,0 +1,149 @@
+"""Tell the sender of an email what became of every file in it, once all of them are done."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from email.message import EmailMessage
+
+import structlog
+from sqlalchemy import update
+from sqlmodel import col, select
+
+from models import FileRecord, FileStatus, InboundMessage, KnowledgeItem, MessageStatus
+from models.base import utcnow
+from services.analytics import EventType
+from services.mailer import send_email
+from services.rendering import create_environment, render
+from services.runtime import Runtime
+
+log = structlog.get_logger(__name__)
+
+OUTCOME_WORDS = {
+    FileStatus.COMPLETED: "added to your knowledge base",
+    FileStatus.FAILED: "could not be processed",
+    FileStatus.SKIPPED: "skipped",
+}
+
+
+@dataclass(frozen=True)
+class FileOutcome:
+    filename: str
+    outcome: str
+    ok: bool
+    title: str | None
+    summary: str | None
+    reason: str | None
+    reason_message: str | None
+
+
+async def reply_when_complete(rt: Runtime, message_id: str, *, problem: str | None = None) -> bool:
+    """Send the outcome reply if every file of the message is final and no reply went out yet."""
+    if rt.settings.ingest_reply == "never":
+        return False
+    async with rt.sessions() as session:
+        files = (
+            await session.exec(
+                select(FileRecord)
+                .where(FileRecord.inbound_message_id == message_id)
+                .order_by(col(FileRecord.created_at), col(FileRecord.external_id))
+            )
+        ).all()
+        if any(not FileStatus(f.status).is_final for f in files):
+            return False
+        if rt.settings.ingest_reply == "failures" and files and all(
+            f.status == FileStatus.COMPLETED for f in files
+        ):
+            return False
+        claimed = await session.exec(
+            update(InboundMessage)
+            .where(
+                col(InboundMessage.id) == message_id,
+                col(InboundMessage.reply_sent_at).is_(None),
+                col(InboundMessage.status) != MessageStatus.RECEIVED,
+            )
+            .values(reply_sent_at=utcnow())
+        )  # type: ignore[call-overload]
+        await session.commit()
+        if claimed.rowcount != 1:
+            return False  # another job sent it, or the message is not parsed yet
+        message = await session.get(InboundMessage, message_id)
+        assert message is not None
+        outcomes = [await _outcome(session, f) for f in files]
+    await _send(rt, message, outcomes, problem)
+    return True
+
+
+async def _outcome(session: object, record: FileRecord) -> FileOutcome:
+    item = None
+    if record.knowledge_id:
+        item = await session.get(KnowledgeItem, record.knowledge_id)  # type: ignore[attr-defined]
+    status = FileStatus(record.status)
+    words = OUTCOME_WORDS[status]
+    if record.reason == "duplicate":
+        words = "already in your knowledge base"
+    return FileOutcome(
+        filename=record.original_filename,
+        outcome=words,
+        ok=status == FileStatus.COMPLETED,
+        title=item.title if item else None,
+        summary=item.summary if item else None,
+        reason=record.reason,
+        reason_message=record.reason_message if status != FileStatus.COMPLETED else None,
+    )
+
+
+def build_reply(
+    rt: Runtime, message: InboundMessage, outcomes: list[FileOutcome], problem: str | None
+) -> EmailMessage:
+    env = create_environment(rt.settings.templates_dir)
+    context = {
+        "subject": message.subject or "(no subject)",
+        "files": outcomes,
+        "problem": problem,
+        "correlation_id": message.correlation_id,
+    }
+    failed = sum(1 for o in outcomes if not o.ok)
+    reply = EmailMessage()
+    reply["From"] = rt.settings.mail_from
+    reply["To"] = message.sender
+    reply["Subject"] = (
+        f"Re: {message.subject or '(no subject)'} — ContentMind: "
+        f"{len(outcomes) - failed} added, {failed} not added"
+    )
+    reply["Auto-Submitted"] = "auto-replied"
+    if message.message_id:
+        reply["In-Reply-To"] = f"<{message.message_id}>"
+        reply["References"] = f"<{message.message_id}>"
+    reply.set_content(render(env, "email/ingest_reply.txt.j2", **context))
+    reply.add_alternative(render(env, "email/ingest_reply.html.j2", **context), subtype="html")
+    return reply
+
+
+async def _send(
+    rt: Runtime, message: InboundMessage, outcomes: list[FileOutcome], problem: str | None
+) -> None:
+    reply = build_reply(rt, message, outcomes, problem)
+    try:
+        where = await send_email(rt.settings, reply)
+    except Exception as error:  # the files are done; a lost receipt must not fail the job
+        log.exception("reply_failed", error_type=type(error).__name__)
+        async with rt.sessions() as session:
+            await session.exec(
+                update(InboundMessage)
+                .where(col(InboundMessage.id) == message.id)
+                .values(reply_sent_at=None)
+            )  # type: ignore[call-overload]
+            await session.commit()
+        return
+    rt.analytics.log_event(
+        EventType.REPLY_SENT,
+        user_id=message.user_id,
+        tenant_id=message.tenant_id,
+        correlation_id=message.correlation_id,
+        metadata={
+            "inbound_message_id": message.id,
+            "files": len(outcomes),
+            "failed": sum(1 for o in outcomes if not o.ok),
+            "via": "outbox" if where != "relay" else "relay",
+        },
+    )

@@ -1,0 +1,114 @@
+"""The arq worker: job functions, their limits, and the clients they share (built at start-up)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import structlog
+from arq import Worker
+from arq.connections import RedisSettings
+from arq.worker import func
+from sqlmodel import col, select
+
+from models import FileRecord, FileStatus, InboundMessage, MessageStatus
+from services.intake import enqueue_file, enqueue_parse
+from services.queue import PARSE_EMAIL, PROCESS_FILE
+from services.runtime import Runtime
+from services.settings import Settings
+from workers.parse_email import parse_email
+from workers.pool import AnalysisPool
+from workers.process_file import process_file
+
+log = structlog.get_logger(__name__)
+
+# arq's own timeout is a backstop a little past the analysis bound the job enforces itself.
+BACKSTOP_S = 5.0
+
+
+def build_worker(
+    settings: Settings,
+    redis_url: str,
+    *,
+    handle_signals: bool = True,
+    burst: bool = False,
+    pool: AnalysisPool | None = None,
+) -> Worker:
+    """An arq Worker whose jobs share one Runtime and one analysis pool via ctx.
+
+    A caller may lend its own `pool` (kept open after the worker stops), e.g. tests.
+    """
+
+    async def startup(ctx: dict[str, Any]) -> None:
+        rt = await Runtime.open(settings, redis_url=redis_url)
+        ctx["rt"] = rt
+        ctx["pool"] = pool or AnalysisPool(
+            settings.analysis_processes,
+            memory_limit_bytes=settings.analysis_memory_limit_mb * 1024 * 1024,
+            preload=["agents.pipeline"],
+        )
+        await recover_unfinished(rt)
+
+    async def shutdown(ctx: dict[str, Any]) -> None:
+        if "pool" in ctx and pool is None:
+            ctx["pool"].shutdown()
+        if "rt" in ctx:
+            await ctx["rt"].close()
+
+    timeout = settings.job_timeout_s + BACKSTOP_S
+    return Worker(
+        functions=[
+            func(process_file, name=PROCESS_FILE, timeout=timeout, max_tries=settings.job_max_tries + 1),
+            func(parse_email, name=PARSE_EMAIL, timeout=timeout, max_tries=settings.job_max_tries),
+        ],
+        redis_settings=RedisSettings.from_dsn(redis_url),
+        queue_name=settings.queue_name,
+        on_startup=startup,
+        on_shutdown=shutdown,
+        max_jobs=settings.worker_concurrency,
+        keep_result=settings.keep_result_s,
+        handle_signals=handle_signals,
+        burst=burst,
+        poll_delay=0.2,
+    )
+
+
+async def recover_unfinished(rt: Runtime) -> None:
+    """Re-enqueue work whose enqueue was lost (ids are fixed, so live jobs are not doubled)."""
+    async with rt.sessions() as session:
+        messages = (
+            await session.exec(
+                select(InboundMessage).where(InboundMessage.status == MessageStatus.RECEIVED)
+            )
+        ).all()
+        files = (
+            await session.exec(
+                select(FileRecord).where(
+                    col(FileRecord.status).in_([FileStatus.PENDING, FileStatus.PROCESSING])
+                )
+            )
+        ).all()
+    for message in messages:
+        await enqueue_parse(rt, message)
+    for record in files:
+        await enqueue_file(rt, record)
+    if messages or files:
+        log.info("recovered_unfinished", messages=len(messages), files=len(files))
+
+
+@contextlib.asynccontextmanager
+async def worker_running(
+    settings: Settings, redis_url: str, *, pool: AnalysisPool | None = None
+) -> AsyncIterator[None]:
+    """An arq worker in this event loop for the duration of the block."""
+    worker = build_worker(settings, redis_url, handle_signals=False, pool=pool)
+    task = asyncio.create_task(worker.async_run())
+    try:
+        yield
+    finally:
+        await worker.close()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
