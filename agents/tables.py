@@ -42,7 +42,11 @@ class Table:
 
 
 def parse_table(text: str, *, filename: str | None = None, complete: bool = True) -> Table | None:
-    """Return the table in ``text`` if the text is essentially one table, else ``None``."""
+    """Return the table in ``text`` if the text is essentially one table, else ``None``.
+
+    Spreadsheet text marks each sheet with a ``# Sheet: <name>`` line; the first sheet is read.
+    """
+    text = first_sheet(text)
     lines = [line for line in text.split("\n", 4 * _SAMPLE_LINES) if line.strip()]
     min_rows = 2 if _tabular_name(filename) else _MIN_ROWS
     delimiter = _detect_delimiter(lines[:_SAMPLE_LINES], min_rows)
@@ -55,6 +59,17 @@ def parse_table(text: str, *, filename: str | None = None, complete: bool = True
         return Table(columns=rows[0], rows=rows[1:], has_header=True, complete=complete)
     names = [f"column {index}" for index in range(1, len(rows[0]) + 1)]
     return Table(columns=names, rows=rows, has_header=False, complete=complete)
+
+
+_SHEET_MARK = re.compile(r"^# Sheet: .*$", re.MULTILINE)
+
+
+def first_sheet(text: str) -> str:
+    """The rows of the first sheet when the text is a spreadsheet's (``# Sheet:`` lines)."""
+    if not text.startswith("# Sheet: "):
+        return text
+    blocks = [block.strip("\n") for block in _SHEET_MARK.split(text)]
+    return next((block for block in blocks if block.strip()), "")
 
 
 def _tabular_name(filename: str | None) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 
@@ -147,6 +148,14 @@ class NewFile:
     provenance: str | None = None
     inbound_message_id: str | None = None
     parent_correlation_id: str | None = None
+    details: dict[str, Any] | None = None  # e.g. the forwarded mail the file came in
+
+
+def _details(new: NewFile) -> dict[str, Any]:
+    details = dict(new.details or {})
+    if new.parent_correlation_id:
+        details["parent_correlation_id"] = new.parent_correlation_id
+    return details
 
 
 async def add_file(
@@ -172,7 +181,7 @@ async def add_file(
         provenance=new.provenance,
         status=FileStatus.PENDING,
         correlation_id=new_id(),
-        details={"parent_correlation_id": new.parent_correlation_id} if new.parent_correlation_id else {},
+        details=_details(new),
     )
     async with rt.sessions() as session:
         session.add(record)

@@ -117,6 +117,7 @@ async def _record_part(
                 provenance=part.provenance,
                 inbound_message_id=message.id,
                 parent_correlation_id=message.correlation_id,
+                details={"forwarded": part.forwarded} if part.forwarded else None,
             ),
         )
     except Exception:  # one part that cannot be stored never sinks its siblings
