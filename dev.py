@@ -33,7 +33,9 @@ def ensure_environment() -> None:
     wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
     if STAMP.exists() and STAMP.read_text() == wanted:
         return
-    print("Installing ContentMind and its dependencies (first run takes a few minutes) …", flush=True)
+    print(
+        "Installing ContentMind and its dependencies (first run takes a few minutes) …", flush=True
+    )
     pip = [str(BIN / "python"), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
     subprocess.run([*pip, "--upgrade", "pip"], check=True)
     subprocess.run([*pip, "-e", f"{ROOT}[dev]"], check=True)

@@ -102,8 +102,13 @@ def _analyze_llm(
     result = reply.analysis
     name = title or result.title or derive_title(body) or _name(filename) or _UNTITLED
     return Analysis(
-        name, result.summary, result.key_points, result.keywords,
-        token_count, reply.total_tokens, "llm",
+        name,
+        result.summary,
+        result.key_points,
+        result.keywords,
+        token_count,
+        reply.total_tokens,
+        "llm",
     )
 
 
@@ -118,8 +123,13 @@ def _analyze_offline(
         content = _describe_prose(body)
     name = title or derive_title(body) or _name(filename) or _UNTITLED
     return Analysis(
-        name, content.summary, content.key_points, content.keywords,
-        token_count, token_count, "offline",
+        name,
+        content.summary,
+        content.key_points,
+        content.keywords,
+        token_count,
+        token_count,
+        "offline",
     )
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from agents.contentmind import Analysis, ContentMindAgent
 from agents.llm import LLMConfig
-from services.extraction import ExtractionLimits, Extracted, extract
+from services.extraction import Extracted, ExtractionLimits, extract
 
 
 @dataclass(frozen=True)

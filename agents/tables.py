@@ -170,9 +170,7 @@ def _format(value: float) -> str:
 
 def table_keywords(table: Table, *, limit: int) -> list[str]:
     """Column names, then the most frequent text values of the cells."""
-    values = Counter(
-        cell for row in table.rows for cell in row if cell and number(cell) is None
-    )
+    values = Counter(cell for row in table.rows for cell in row if cell and number(cell) is None)
     columns = table.columns if table.has_header else []
     candidates = columns + [cell for cell, _count in values.most_common()]
     return dedupe_keywords((name.replace("_", " ") for name in candidates), str.lower, limit=limit)

@@ -74,7 +74,9 @@ async def _demo(settings: Settings, redis_url: str, timeout_s: float) -> int:
     try:
         async with worker_running(settings, redis_url):
             to = settings.ingest_addresses[0]
-            console.print(f"Sending a real email to [bold]{to}[/] over SMTP port {settings.smtp_port}…")
+            console.print(
+                f"Sending a real email to [bold]{to}[/] over SMTP port {settings.smtp_port}…"
+            )
             await asyncio.to_thread(_send, settings.smtp_port, demo_email(to))
             message_id = await _wait_for_message(rt)
             records = await wait_until_final(
@@ -96,7 +98,9 @@ async def _wait_for_message(rt: Runtime) -> str:
     for _ in range(300):
         async with rt.sessions() as session:
             message = (
-                await session.exec(select(InboundMessage).where(InboundMessage.status != "received"))
+                await session.exec(
+                    select(InboundMessage).where(InboundMessage.status != "received")
+                )
             ).first()
         if message is not None:
             return message.id
@@ -107,21 +111,31 @@ async def _wait_for_message(rt: Runtime) -> str:
 async def _show(rt: Runtime, records: list[FileRecord]) -> int:
     async with rt.sessions() as session:
         ids = [r.knowledge_id for r in records if r.knowledge_id]
-        items = (await session.exec(select(KnowledgeItem).where(col(KnowledgeItem.id).in_(ids)))).all()
+        items = (
+            await session.exec(select(KnowledgeItem).where(col(KnowledgeItem.id).in_(ids)))
+        ).all()
         for item in items:
             points = "\n".join(f"  • {p}" for p in item.key_points)
             body = f"[italic]{item.original_filename}[/] ({item.provenance or 'attachment'})\n\n"
-            body += f"{item.summary}\n\nKey points:\n{points}\n\nKeywords: {', '.join(item.keywords)}"
+            body += (
+                f"{item.summary}\n\nKey points:\n{points}\n\nKeywords: {', '.join(item.keywords)}"
+            )
             console.print(Panel(body, title=item.title))
         await rt.analytics.flush()
-        stats = await usage_stats(session, Scope(tenant_id=records[0].tenant_id) if records else Scope())
+        stats = await usage_stats(
+            session, Scope(tenant_id=records[0].tenant_id) if records else Scope()
+        )
     console.print(
         f"Files processed: {stats.files_processed}  failed: {stats.files_failed}  "
         f"tokens: {stats.total_tokens}  storage: {stats.storage_used_mb} MB"
     )
     for record in records:
         if record.status != FileStatus.COMPLETED:
-            console.print(f"[red]{record.original_filename}: {record.reason_message or record.status}[/]")
+            console.print(
+                f"[red]{record.original_filename}: {record.reason_message or record.status}[/]"
+            )
     ok = len(records) >= 3 and all(r.status == FileStatus.COMPLETED for r in records)
-    console.print("[green]Demo finished: every file is knowledge.[/]" if ok else "[red]Demo failed.[/]")
+    console.print(
+        "[green]Demo finished: every file is knowledge.[/]" if ok else "[red]Demo failed.[/]"
+    )
     return 0 if ok else 1

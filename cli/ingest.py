@@ -20,7 +20,13 @@ console = Console(stderr=True)
 
 
 async def run_ingest(
-    settings: Settings, redis_url: str, paths: list[Path], user_email: str, *, process: bool, as_json: bool
+    settings: Settings,
+    redis_url: str,
+    paths: list[Path],
+    user_email: str,
+    *,
+    process: bool,
+    as_json: bool,
 ) -> bool:
     """Record and enqueue every file; with `process`, run a worker here until all are done."""
     rt = await Runtime.open(settings, redis_url=redis_url)
@@ -62,5 +68,8 @@ def _report(records: list, as_json: bool) -> None:
     table(
         "Ingested",
         ["filename", "status", "reason", "knowledge_id"],
-        [[r.original_filename, r.status, r.reason_message or r.reason, r.knowledge_id] for r in records],
+        [
+            [r.original_filename, r.status, r.reason_message or r.reason, r.knowledge_id]
+            for r in records
+        ],
     )

@@ -86,7 +86,9 @@ def ingest(
 
     settings = _settings()
     with redis_url_for(settings) as redis_url:
-        ok = asyncio.run(run_ingest(settings, redis_url, files, user, process=process, as_json=as_json))
+        ok = asyncio.run(
+            run_ingest(settings, redis_url, files, user, process=process, as_json=as_json)
+        )
     raise typer.Exit(0 if ok else 1)
 
 
@@ -98,7 +100,9 @@ def list_files(
     as_json: JsonOpt = False,
 ) -> None:
     """List files and what became of them."""
-    asyncio.run(queries.show_files(_settings(), user=user, status=status, limit=limit, as_json=as_json))
+    asyncio.run(
+        queries.show_files(_settings(), user=user, status=status, limit=limit, as_json=as_json)
+    )
 
 
 @app.command()
@@ -111,7 +115,9 @@ def search(
 ) -> None:
     """Ranked full-text search in one tenant's knowledge (the user's tenant)."""
     asyncio.run(
-        queries.show_search(_settings(), query, user=user, tenant=tenant, limit=limit, as_json=as_json)
+        queries.show_search(
+            _settings(), query, user=user, tenant=tenant, limit=limit, as_json=as_json
+        )
     )
 
 
@@ -123,7 +129,9 @@ def stats(
     as_json: JsonOpt = False,
 ) -> None:
     """Usage: files processed and failed, digests, tokens, storage."""
-    asyncio.run(queries.show_stats(_settings(), days=days, user=user, tenant=tenant, as_json=as_json))
+    asyncio.run(
+        queries.show_stats(_settings(), days=days, user=user, tenant=tenant, as_json=as_json)
+    )
 
 
 @app.command()
@@ -134,7 +142,9 @@ def events(
 ) -> None:
     """Analytics events, oldest first (all of one correlation id, or the latest ones)."""
     asyncio.run(
-        queries.show_events(_settings(), correlation_id=correlation_id, limit=limit, as_json=as_json)
+        queries.show_events(
+            _settings(), correlation_id=correlation_id, limit=limit, as_json=as_json
+        )
     )
 
 

@@ -53,12 +53,21 @@ async def show_files(
     table(
         "Files",
         ["id", "filename", "source", "status", "reason", "knowledge_id"],
-        [[r.id, r.original_filename, r.source, r.status, r.reason, r.knowledge_id] for r in records],
+        [
+            [r.id, r.original_filename, r.source, r.status, r.reason, r.knowledge_id]
+            for r in records
+        ],
     )
 
 
 async def show_search(
-    settings: Settings, query: str, *, user: str | None, tenant: str | None, limit: int, as_json: bool
+    settings: Settings,
+    query: str,
+    *,
+    user: str | None,
+    tenant: str | None,
+    limit: int,
+    as_json: bool,
 ) -> None:
     async with database(settings) as session:
         if user:

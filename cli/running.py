@@ -24,7 +24,12 @@ async def wait_until_final(
 ) -> list[FileRecord]:
     """Poll the selected files with a progress bar until all are final (or the time is up)."""
     deadline = time.monotonic() + timeout_s
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
     with Progress(*columns, transient=False) as progress:
         task = progress.add_task(label, total=expected)
         while True:
@@ -39,8 +44,10 @@ async def wait_until_final(
 
 
 def files_of_message(message_id: str) -> Callable[[], object]:
-    return lambda: select(FileRecord).where(FileRecord.inbound_message_id == message_id).order_by(
-        col(FileRecord.created_at)
+    return lambda: (
+        select(FileRecord)
+        .where(FileRecord.inbound_message_id == message_id)
+        .order_by(col(FileRecord.created_at))
     )
 
 

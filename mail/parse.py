@@ -286,8 +286,9 @@ def _guarded(handler: _Handler, part: Message, info: PartInfo, index: int, ctx: 
         ctx.defect(f"{type(exc).__name__} while reading a part")
         if info.filename and not _is_body(info):
             ctx.parts.append(
-                MailPart(info.filename, info.content_type, b"", ctx.provenance,
-                         failure=_UNREADABLE_PART)
+                MailPart(
+                    info.filename, info.content_type, b"", ctx.provenance, failure=_UNREADABLE_PART
+                )
             )
 
 
@@ -547,4 +548,3 @@ def _add_tnef_content(content: TnefContent, ctx: _Context) -> None:
         ctx.fallback_plain.append(normalise_text(content.body))
     if content.html_body:
         ctx.fallback_html.append(content.html_body)
-

@@ -111,8 +111,9 @@ def _rewrite_delimiters(raw: bytes, literal: bytes, new: bytes) -> bytes:
 
 def rewrite_boundaries(raw: bytes) -> bytes | None:
     """Rewrite every boundary the stdlib would mangle to a safe token; None if there is none."""
-    literals = [lit for lit in _unsafe_boundaries(raw) if re.search(
-        rb"(?m)^--" + re.escape(lit), raw)]
+    literals = [
+        lit for lit in _unsafe_boundaries(raw) if re.search(rb"(?m)^--" + re.escape(lit), raw)
+    ]
     if not literals:
         return None
     mapping = {literal: _replacement(literal) for literal in literals}

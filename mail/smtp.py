@@ -62,7 +62,9 @@ class IngestHandler:
             log.exception("smtp_store_failed", size=len(raw))
             return "451 4.3.0 The message could not be stored right now; please try again later"
         structlog.contextvars.bind_contextvars(correlation_id=receipt.message.correlation_id)
-        log.info("smtp_accepted", inbound_message_id=receipt.message.id, duplicate=receipt.duplicate)
+        log.info(
+            "smtp_accepted", inbound_message_id=receipt.message.id, duplicate=receipt.duplicate
+        )
         return f"250 2.0.0 Accepted for processing as {receipt.message.id}"
 
     def _reject(self, reason: str, **details: Any) -> None:
@@ -93,7 +95,9 @@ class IngestSMTP(SMTP):
         await super().push(status)
 
 
-async def start_smtp_server(rt: Runtime, *, host: str | None = None, port: int | None = None) -> asyncio.Server:
+async def start_smtp_server(
+    rt: Runtime, *, host: str | None = None, port: int | None = None
+) -> asyncio.Server:
     """Serve SMTP ingest in the current event loop."""
     settings = rt.settings
     handler = IngestHandler(rt)

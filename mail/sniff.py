@@ -15,8 +15,22 @@ OLE2_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 # Kinds whose presence makes an unnamed, undispositioned part worth keeping.
 DOCUMENT_KINDS = frozenset(
-    {"pdf", "docx", "xlsx", "pptx", "odt", "ods", "odp", "zip", "doc", "xls", "ppt", "msg", "ole",
-     "rtf"}
+    {
+        "pdf",
+        "docx",
+        "xlsx",
+        "pptx",
+        "odt",
+        "ods",
+        "odp",
+        "zip",
+        "doc",
+        "xls",
+        "ppt",
+        "msg",
+        "ole",
+        "rtf",
+    }
 )
 
 _TYPES_BY_EXTENSION = {

@@ -145,7 +145,10 @@ class Analytics:
         async with lock:
             written = 0
             while self._buffer:
-                batch, self._buffer = self._buffer[: self.batch_size], self._buffer[self.batch_size :]
+                batch, self._buffer = (
+                    self._buffer[: self.batch_size],
+                    self._buffer[self.batch_size :],
+                )
                 try:
                     async with self.engine.begin() as connection:
                         await connection.execute(insert(AnalyticsEvent.__table__), batch)  # type: ignore[arg-type]

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 from email.parser import BytesHeaderParser
 from email.policy import compat32
+from typing import Any
 
 import structlog
 from sqlalchemy.exc import IntegrityError
@@ -44,7 +44,9 @@ def _message_id(raw: bytes) -> str | None:
     return value[:900] or None
 
 
-async def receive_email(rt: Runtime, raw: bytes, *, envelope_from: str, channel: str) -> EmailReceipt:
+async def receive_email(
+    rt: Runtime, raw: bytes, *, envelope_from: str, channel: str
+) -> EmailReceipt:
     """Accept one email: sender → tenant/user, raw bytes stored, InboundMessage row, parse job.
 
     Raises SenderRefused for a sender the policy does not accept. A second delivery of the same
@@ -54,7 +56,9 @@ async def receive_email(rt: Runtime, raw: bytes, *, envelope_from: str, channel:
         tenant, user = await resolve_email_sender(session, rt.settings, envelope_from)
         blob = rt.storage.put(raw)
         message_id = _message_id(raw)
-        dedupe_key = f"mid:{sha256_hex(message_id.encode())}" if message_id else f"raw:{blob.sha256}"
+        dedupe_key = (
+            f"mid:{sha256_hex(message_id.encode())}" if message_id else f"raw:{blob.sha256}"
+        )
         message = InboundMessage(
             tenant_id=tenant.id,
             user_id=user.id,

@@ -53,7 +53,12 @@ def query_terms(query: str) -> list[str]:
 
 
 async def search(
-    session: AsyncSession, *, tenant_id: str, query: str, limit: int = 10, user_id: str | None = None
+    session: AsyncSession,
+    *,
+    tenant_id: str,
+    query: str,
+    limit: int = 10,
+    user_id: str | None = None,
 ) -> list[SearchHit]:
     """Ranked matches for every word of `query` in one tenant's items (optionally one user's)."""
     terms = query_terms(query)

@@ -48,7 +48,9 @@ async def send_email(settings: Settings, message: EmailMessage) -> str:
             raise TransientError(f"The mail relay deferred the message ({error.code}).") from None
         raise DeliveryFailed(f"The mail relay refused the message ({error.code}).") from None
     except (aiosmtplib.SMTPException, OSError) as error:
-        raise TransientError(f"The mail relay could not be reached ({type(error).__name__}).") from None
+        raise TransientError(
+            f"The mail relay could not be reached ({type(error).__name__})."
+        ) from None
     log.info("email_sent", via="relay", to=message["To"])
     return "relay"
 

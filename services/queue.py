@@ -18,7 +18,9 @@ PROCESS_FILE = "process_file"
 
 def process_file_job_id(file_id: str, generation: int = 0) -> str:
     """Derived from the file, so a duplicate enqueue of the same file runs once."""
-    return f"{PROCESS_FILE}:{file_id}" if generation == 0 else f"{PROCESS_FILE}:{file_id}:{generation}"
+    return (
+        f"{PROCESS_FILE}:{file_id}" if generation == 0 else f"{PROCESS_FILE}:{file_id}:{generation}"
+    )
 
 
 def parse_email_job_id(message_id: str) -> str:

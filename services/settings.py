@@ -37,13 +37,17 @@ class Settings(BaseSettings):
 
     # email ingest
     ingest_domain: str = "ingest.localhost"
-    ingest_addresses: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["files@ingest.localhost"])
+    ingest_addresses: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["files@ingest.localhost"]
+    )
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 2525
     smtp_max_message_bytes: int = 40 * MIB
     smtp_max_line_bytes: int = 64 * 1024
     sender_policy: SenderPolicy = SenderPolicy.AUTO
-    allowed_senders: Annotated[list[str], NoDecode] = Field(default_factory=list)  # addresses or @domains
+    allowed_senders: Annotated[list[str], NoDecode] = Field(
+        default_factory=list
+    )  # addresses or @domains
 
     # outgoing mail (replies, digests): relay when set, else the local outbox
     relay_host: str | None = None
@@ -120,5 +124,5 @@ def normalize_database_url(url: str) -> str:
         ("sqlite:///", "sqlite+aiosqlite:///"),
     ):
         if url.startswith(prefix):
-            return replacement + url[len(prefix):]
+            return replacement + url[len(prefix) :]
     return url

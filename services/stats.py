@@ -78,7 +78,9 @@ async def usage_stats(
     for row in (await session.execute(statement)).all():
         name = COUNTED[EventType(row.event_type)]
         setattr(stats, name, getattr(stats, name) + row.n)
-        entry = per_day.setdefault(str(row.day), {"date": str(row.day), **dict.fromkeys(COUNTED.values(), 0), "tokens": 0})
+        entry = per_day.setdefault(
+            str(row.day), {"date": str(row.day), **dict.fromkeys(COUNTED.values(), 0), "tokens": 0}
+        )
         entry[name] += row.n
         if row.event_type == EventType.FILE_PROCESSED:
             entry["tokens"] += int(row.tokens or 0)
@@ -99,5 +101,3 @@ async def storage_bytes(session: AsyncSession, scope: Scope) -> int:
     ).subquery()
     total = (await session.execute(select(func.coalesce(func.sum(unique.c.size), 0)))).scalar_one()
     return int(total)
-
-

@@ -52,7 +52,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if problem is None:
         return
     if REQUIRE_PG:
-        raise pytest.UsageError(f"PostgreSQL is required (CONTENTMIND_REQUIRE_POSTGRES=1): {problem}")
+        raise pytest.UsageError(
+            f"PostgreSQL is required (CONTENTMIND_REQUIRE_POSTGRES=1): {problem}"
+        )
     pg_items = [item for item in items if "[postgres" in item.nodeid]
     if pg_items:
         _pg_problem.append(f"{len(pg_items)} PostgreSQL runs did not run: {problem}")

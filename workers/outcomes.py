@@ -38,7 +38,9 @@ async def save_status(rt: Runtime, record: FileRecord, **changes: Any) -> FileRe
         return fresh
 
 
-async def mark_failed(rt: Runtime, record: FileRecord, error: ContentMindError, attempt: int) -> FileRecord:
+async def mark_failed(
+    rt: Runtime, record: FileRecord, error: ContentMindError, attempt: int
+) -> FileRecord:
     """A final failure (or a skip, for unsupported types), told in plain words."""
     skipped = isinstance(error, UnsupportedFile)
     status = FileStatus.SKIPPED if skipped else FileStatus.FAILED
@@ -75,7 +77,11 @@ async def mark_deduped(rt: Runtime, record: FileRecord, existing: KnowledgeItem)
     rt.analytics.log_event(
         EventType.FILE_DEDUPED,
         **_ids(record),
-        metadata={"file_id": record.id, "knowledge_id": existing.id, "original_file_id": existing.file_id},
+        metadata={
+            "file_id": record.id,
+            "knowledge_id": existing.id,
+            "original_file_id": existing.file_id,
+        },
     )
     return fresh
 

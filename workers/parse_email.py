@@ -96,7 +96,11 @@ def _log_parse_events(rt: Runtime, message: InboundMessage, parsed: ParsedMail) 
     if extra > 0:
         rt.analytics.log_event(
             EventType.FILE_SKIPPED,
-            metadata={"reason": "too_many_attachments", "count": extra, "limit": rt.settings.max_attachments},
+            metadata={
+                "reason": "too_many_attachments",
+                "count": extra,
+                "limit": rt.settings.max_attachments,
+            },
         )
 
 

@@ -36,7 +36,9 @@ def _init_child(memory_limit_bytes: int) -> None:
 
 
 class AnalysisPool:
-    def __init__(self, max_workers: int, *, memory_limit_bytes: int = 0, preload: list[str] | None = None) -> None:
+    def __init__(
+        self, max_workers: int, *, memory_limit_bytes: int = 0, preload: list[str] | None = None
+    ) -> None:
         self.max_workers = max_workers
         self.memory_limit_bytes = memory_limit_bytes
         self._context = multiprocessing.get_context("forkserver")

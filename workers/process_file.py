@@ -75,11 +75,18 @@ async def _run(rt: Runtime, pool: AnalysisPool, record: FileRecord) -> FileRecor
         raise AssertionError("unreachable") from None
 
 
-async def _retry_later(rt: Runtime, record: FileRecord, error: ContentMindError, attempt: int) -> None:
+async def _retry_later(
+    rt: Runtime, record: FileRecord, error: ContentMindError, attempt: int
+) -> None:
     defer = rt.settings.job_retry_backoff_s * attempt
     rt.analytics.log_event(
         EventType.FILE_RETRYING,
-        metadata={"file_id": record.id, "reason": error.reason, "attempt": attempt, "retry_in_s": defer},
+        metadata={
+            "file_id": record.id,
+            "reason": error.reason,
+            "attempt": attempt,
+            "retry_in_s": defer,
+        },
     )
     log.info("file_retrying", reason=error.reason, attempt=attempt, defer_s=defer)
     raise Retry(defer=defer)
@@ -111,7 +118,9 @@ def llm_from(rt: Runtime) -> LLMConfig | None:
     if not s.llm_base_url:
         return None
     key = s.llm_api_key.get_secret_value() if s.llm_api_key else None
-    return LLMConfig(base_url=s.llm_base_url, api_key=key, model=s.llm_model, timeout_s=s.llm_timeout_s)
+    return LLMConfig(
+        base_url=s.llm_base_url, api_key=key, model=s.llm_model, timeout_s=s.llm_timeout_s
+    )
 
 
 async def _analyze_and_store(
@@ -151,7 +160,9 @@ def safe_analyze(data: bytes, **kwargs: Any) -> FileAnalysis:
         ) from None
 
 
-async def _store(rt: Runtime, record: FileRecord, result: FileAnalysis, elapsed_ms: float) -> FileRecord:
+async def _store(
+    rt: Runtime, record: FileRecord, result: FileAnalysis, elapsed_ms: float
+) -> FileRecord:
     analysis, extracted = result.analysis, result.extracted
     item = KnowledgeItem(
         tenant_id=record.tenant_id,

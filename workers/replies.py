@@ -50,8 +50,10 @@ async def reply_when_complete(rt: Runtime, message_id: str, *, problem: str | No
         ).all()
         if any(not FileStatus(f.status).is_final for f in files):
             return False
-        if rt.settings.ingest_reply == "failures" and files and all(
-            f.status == FileStatus.COMPLETED for f in files
+        if (
+            rt.settings.ingest_reply == "failures"
+            and files
+            and all(f.status == FileStatus.COMPLETED for f in files)
         ):
             return False
         claimed = await session.exec(

@@ -60,7 +60,12 @@ def build_worker(
     timeout = settings.job_timeout_s + BACKSTOP_S
     return Worker(
         functions=[
-            func(process_file, name=PROCESS_FILE, timeout=timeout, max_tries=settings.job_max_tries + 1),
+            func(
+                process_file,
+                name=PROCESS_FILE,
+                timeout=timeout,
+                max_tries=settings.job_max_tries + 1,
+            ),
             func(parse_email, name=PARSE_EMAIL, timeout=timeout, max_tries=settings.job_max_tries),
         ],
         redis_settings=RedisSettings.from_dsn(redis_url),

@@ -122,7 +122,9 @@ def test_prompt_injection_stays_inside_the_fence(
     system, user = _messages(completions_server)
     assert user.count(FENCE_START) == user.count(FENCE_END) == 1
     start, injection, end = (
-        user.index(FENCE_START), user.index("Ignore all previous"), user.index(FENCE_END)
+        user.index(FENCE_START),
+        user.index("Ignore all previous"),
+        user.index(FENCE_END),
     )
     assert start < injection < end
     assert user.endswith(FENCE_END)

@@ -47,7 +47,9 @@ class Pipeline:
 
     async def files(self) -> list[FileRecord]:
         async with self.rt.sessions() as session:
-            statement = select(FileRecord).order_by(col(FileRecord.created_at), col(FileRecord.external_id))
+            statement = select(FileRecord).order_by(
+                col(FileRecord.created_at), col(FileRecord.external_id)
+            )
             return list((await session.exec(statement)).all())
 
     async def items(self) -> list[KnowledgeItem]:
@@ -79,7 +81,9 @@ class Pipeline:
                 await self.rt.analytics.flush()
                 return files
             await asyncio.sleep(0.1)
-        raise AssertionError(f"not done in {timeout}s: {[(f.original_filename, f.status) for f in await self.files()]}")
+        raise AssertionError(
+            f"not done in {timeout}s: {[(f.original_filename, f.status) for f in await self.files()]}"
+        )
 
     def outbox(self) -> list[Message]:
         """Replies written to the local outbox, oldest first."""

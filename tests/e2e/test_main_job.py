@@ -51,7 +51,9 @@ async def test_email_with_pdf_docx_and_forwarded_xlsx_becomes_knowledge(pipeline
     files = await pipeline.wait_done()
     by_name = {f.original_filename: f for f in files}
     assert {"audit.pdf", "hiring.docx", "freight.xlsx"} <= set(by_name)
-    assert all(f.status == "completed" for f in files), [(f.original_filename, f.reason) for f in files]
+    assert all(f.status == "completed" for f in files), [
+        (f.original_filename, f.reason) for f in files
+    ]
     assert by_name["freight.xlsx"].provenance == "inside forwarded message"
 
     items = {i.original_filename: i for i in await pipeline.items()}
@@ -63,7 +65,11 @@ async def test_email_with_pdf_docx_and_forwarded_xlsx_becomes_knowledge(pipeline
 
     tenant_id = files[0].tenant_id
     async with pipeline.rt.sessions() as session:
-        for word, name in (("quillfeather", "audit.pdf"), ("marlinspike", "hiring.docx"), ("zephyrline", "freight.xlsx")):
+        for word, name in (
+            ("quillfeather", "audit.pdf"),
+            ("marlinspike", "hiring.docx"),
+            ("zephyrline", "freight.xlsx"),
+        ):
             hits = await search(session, tenant_id=tenant_id, query=word)
             assert [h.filename for h in hits] == [name], word
     events = await pipeline.events()
@@ -71,7 +77,11 @@ async def test_email_with_pdf_docx_and_forwarded_xlsx_becomes_knowledge(pipeline
         record = by_name[name]
         chain = [e.event_type for e in events if e.correlation_id == record.correlation_id]
         assert chain == ["FILE_RECEIVED", "AGENT_STARTED", "FILE_PROCESSED"], (name, chain)
-        processed = next(e for e in events if e.correlation_id == record.correlation_id and e.event_type == "FILE_PROCESSED")
+        processed = next(
+            e
+            for e in events
+            if e.correlation_id == record.correlation_id and e.event_type == "FILE_PROCESSED"
+        )
         assert processed.event_metadata["knowledge_id"] == record.knowledge_id
         assert processed.event_metadata["tokens_used"] > 0
         assert processed.event_metadata["processing_time_ms"] > 0

@@ -30,7 +30,9 @@ RECHNUNG_LINES = ("Rechnung 2024-017", "Leistungszeitraum: Februar 2024", "Betra
 UEBERSICHT_LINES = ("Rechnungsuebersicht Maerz 2024", "Anzahl Rechnungen: 3")
 DELIVERY_LINES = ("Delivery note 88-231", "Pallets: 3")
 CONTRACT_LINES = (
-    "CONTRACT v3", "Parties: Example Corp and Example Supplier Ltd", "Term: 12 months"
+    "CONTRACT v3",
+    "Parties: Example Corp and Example Supplier Ltd",
+    "Term: 12 months",
 )
 
 RESUME_TEXT = "Lebenslauf (Kurzfassung): Projektleitung seit 2019."
@@ -157,52 +159,100 @@ def case_001_inline_pdf_apple_mail() -> bytes:
         "<html><body><p>Here is the invoice, please file it.</p>"
         '<img src="cid:logo-1@example.com" alt="logo"></body></html>'
     )
-    mixed = multipart("Apple-Mail=_M1", [
-        mime_part(["Content-Type: text/html; charset=us-ascii",
-                   "Content-Transfer-Encoding: 7bit"], html),
-        mime_part(["Content-Disposition: inline; filename=Invoice_4711.pdf",
-                   'Content-Type: application/pdf; x-unix-mode=0644; name="Invoice_4711.pdf"',
-                   "Content-Transfer-Encoding: base64"], b64_lines(make_pdf(INVOICE_LINES))),
-        mime_part(["Content-Type: text/html; charset=us-ascii",
-                   "Content-Transfer-Encoding: 7bit"],
-                  "<html><body><p>-- <br>Dana</p></body></html>"),
-    ])
-    related = multipart("Apple-Mail=_R1", [
-        mime_part(['Content-Type: multipart/mixed; boundary="Apple-Mail=_M1"'], mixed + CRLF),
-        mime_part(["Content-Transfer-Encoding: base64",
-                   "Content-Disposition: inline; filename=logo.png",
-                   'Content-Type: image/png; name="logo.png"',
-                   "Content-Id: <logo-1@example.com>"], b64_lines(LOGO_PNG)),
-    ])
-    alternative = multipart("Apple-Mail=_A1", [
-        mime_part(["Content-Type: text/plain; charset=us-ascii",
-                   "Content-Transfer-Encoding: 7bit"],
-                  "Here is the invoice, please file it." + CRLF),
-        mime_part(['Content-Type: multipart/related; type="text/html"; '
-                   'boundary="Apple-Mail=_R1"'], related + CRLF),
-    ])
-    return _raw(message(
-        sender="Dana Sender <dana@example.com>", subject="Fwd: Invoice 4711",
-        message_id="0b599b252265491d@mail.example.com",
-        content_type='multipart/alternative; boundary="Apple-Mail=_A1"', body=alternative,
-    ))
+    mixed = multipart(
+        "Apple-Mail=_M1",
+        [
+            mime_part(
+                ["Content-Type: text/html; charset=us-ascii", "Content-Transfer-Encoding: 7bit"],
+                html,
+            ),
+            mime_part(
+                [
+                    "Content-Disposition: inline; filename=Invoice_4711.pdf",
+                    'Content-Type: application/pdf; x-unix-mode=0644; name="Invoice_4711.pdf"',
+                    "Content-Transfer-Encoding: base64",
+                ],
+                b64_lines(make_pdf(INVOICE_LINES)),
+            ),
+            mime_part(
+                ["Content-Type: text/html; charset=us-ascii", "Content-Transfer-Encoding: 7bit"],
+                "<html><body><p>-- <br>Dana</p></body></html>",
+            ),
+        ],
+    )
+    related = multipart(
+        "Apple-Mail=_R1",
+        [
+            mime_part(['Content-Type: multipart/mixed; boundary="Apple-Mail=_M1"'], mixed + CRLF),
+            mime_part(
+                [
+                    "Content-Transfer-Encoding: base64",
+                    "Content-Disposition: inline; filename=logo.png",
+                    'Content-Type: image/png; name="logo.png"',
+                    "Content-Id: <logo-1@example.com>",
+                ],
+                b64_lines(LOGO_PNG),
+            ),
+        ],
+    )
+    alternative = multipart(
+        "Apple-Mail=_A1",
+        [
+            mime_part(
+                ["Content-Type: text/plain; charset=us-ascii", "Content-Transfer-Encoding: 7bit"],
+                "Here is the invoice, please file it." + CRLF,
+            ),
+            mime_part(
+                ['Content-Type: multipart/related; type="text/html"; boundary="Apple-Mail=_R1"'],
+                related + CRLF,
+            ),
+        ],
+    )
+    return _raw(
+        message(
+            sender="Dana Sender <dana@example.com>",
+            subject="Fwd: Invoice 4711",
+            message_id="0b599b252265491d@mail.example.com",
+            content_type='multipart/alternative; boundary="Apple-Mail=_A1"',
+            body=alternative,
+        )
+    )
 
 
 def case_002_octet_stream_pdf() -> bytes:
     """A PDF and a binary blob, both application/octet-stream with name= and no disposition."""
-    body = multipart("--boundary_42_0d6c", [
-        mime_part(["Content-Type: text/plain; charset=utf-8", "Content-Transfer-Encoding: 7bit"],
-                  "Anbei Ihre Rechnung."),
-        mime_part(["Content-Type: application/octet-stream; name=Rechnung_2024-017.pdf",
-                   "Content-Transfer-Encoding: base64"], b64_lines(make_pdf(RECHNUNG_LINES))),
-        mime_part(["Content-Type: application/octet-stream; name=blob.bin",
-                   "Content-Transfer-Encoding: base64"], b64_lines(BLOB_BIN)),
-    ])
-    return _raw(message(
-        sender="Billing <billing@example.net>", subject="Ihre Rechnung 2024-017",
-        message_id="572fbd4325d73207@mail.example.com",
-        content_type="multipart/mixed; boundary=--boundary_42_0d6c", body=body,
-    ))
+    body = multipart(
+        "--boundary_42_0d6c",
+        [
+            mime_part(
+                ["Content-Type: text/plain; charset=utf-8", "Content-Transfer-Encoding: 7bit"],
+                "Anbei Ihre Rechnung.",
+            ),
+            mime_part(
+                [
+                    "Content-Type: application/octet-stream; name=Rechnung_2024-017.pdf",
+                    "Content-Transfer-Encoding: base64",
+                ],
+                b64_lines(make_pdf(RECHNUNG_LINES)),
+            ),
+            mime_part(
+                [
+                    "Content-Type: application/octet-stream; name=blob.bin",
+                    "Content-Transfer-Encoding: base64",
+                ],
+                b64_lines(BLOB_BIN),
+            ),
+        ],
+    )
+    return _raw(
+        message(
+            sender="Billing <billing@example.net>",
+            subject="Ihre Rechnung 2024-017",
+            message_id="572fbd4325d73207@mail.example.com",
+            content_type="multipart/mixed; boundary=--boundary_42_0d6c",
+            body=body,
+        )
+    )
 
 
 def _split_b_words(text: str, cut: int) -> str:
@@ -218,110 +268,210 @@ def case_003_rfc2047_filenames() -> bytes:
     pdf_name = "Rechnungsübersicht März 2024.pdf"
     cut = pdf_name.encode("utf-8").index("ä".encode()) + 1
     words = _split_b_words(pdf_name, cut)
-    body = multipart("b-003", [
-        mime_part(["Content-Type: text/plain; charset=utf-8",
-                   "Content-Transfer-Encoding: 8bit"], "Zwei Dateien anbei."),
-        mime_part(["Content-Type: application/pdf;", f' name="{words}"',
-                   "Content-Disposition: attachment;", f' filename="{words}"',
-                   "Content-Transfer-Encoding: base64"], b64_lines(make_pdf(UEBERSICHT_LINES))),
-        mime_part(["Content-Type: text/plain; charset=iso-8859-1;",
-                   ' name="=?ISO-8859-1?Q?R=E9sum=E9_2024=2Etxt?="',
-                   "Content-Transfer-Encoding: quoted-printable"], RESUME_TEXT),
-    ])
-    return _raw(message(
-        sender="Dana Sender <dana@example.com>", subject="Uebersicht Maerz",
-        message_id="6e3f8e1150257549@mail.example.com",
-        content_type='multipart/mixed; boundary="b-003"', body=body,
-    ))
+    body = multipart(
+        "b-003",
+        [
+            mime_part(
+                ["Content-Type: text/plain; charset=utf-8", "Content-Transfer-Encoding: 8bit"],
+                "Zwei Dateien anbei.",
+            ),
+            mime_part(
+                [
+                    "Content-Type: application/pdf;",
+                    f' name="{words}"',
+                    "Content-Disposition: attachment;",
+                    f' filename="{words}"',
+                    "Content-Transfer-Encoding: base64",
+                ],
+                b64_lines(make_pdf(UEBERSICHT_LINES)),
+            ),
+            mime_part(
+                [
+                    "Content-Type: text/plain; charset=iso-8859-1;",
+                    ' name="=?ISO-8859-1?Q?R=E9sum=E9_2024=2Etxt?="',
+                    "Content-Transfer-Encoding: quoted-printable",
+                ],
+                RESUME_TEXT,
+            ),
+        ],
+    )
+    return _raw(
+        message(
+            sender="Dana Sender <dana@example.com>",
+            subject="Uebersicht Maerz",
+            message_id="6e3f8e1150257549@mail.example.com",
+            content_type='multipart/mixed; boundary="b-003"',
+            body=body,
+        )
+    )
 
 
 def case_005_boundary_angle_brackets(boundary: str = "<<7f3a-20240305-b9>>") -> bytes:
     """multipart/mixed whose quoted boundary is wrapped in << >>."""
-    body = multipart(boundary, [
-        mime_part(["Content-Type: text/plain; charset=us-ascii"], "Room plan attached."),
-        mime_part(['Content-Type: text/csv; name="roomplan.csv"',
-                   'Content-Disposition: attachment; filename="roomplan.csv"'], ROOMPLAN_CSV),
-    ])
-    return _raw(message(
-        sender="Dana Sender <dana@example.com>", subject="Room plan",
-        message_id="f81dcee056746c3f@mail.example.com",
-        content_type=f'multipart/mixed; boundary="{boundary}"', body=body,
-    ))
+    body = multipart(
+        boundary,
+        [
+            mime_part(["Content-Type: text/plain; charset=us-ascii"], "Room plan attached."),
+            mime_part(
+                [
+                    'Content-Type: text/csv; name="roomplan.csv"',
+                    'Content-Disposition: attachment; filename="roomplan.csv"',
+                ],
+                ROOMPLAN_CSV,
+            ),
+        ],
+    )
+    return _raw(
+        message(
+            sender="Dana Sender <dana@example.com>",
+            subject="Room plan",
+            message_id="f81dcee056746c3f@mail.example.com",
+            content_type=f'multipart/mixed; boundary="{boundary}"',
+            body=body,
+        )
+    )
 
 
 def case_007_base64_padded_chunks(lines: Sequence[str] = STOCK_LINES) -> bytes:
     """stock.csv base64-encoded line by line, each line padded on its own."""
     encoded = CRLF.join(base64.b64encode(line.encode()).decode("ascii") for line in lines)
-    body = multipart("b-007", [
-        mime_part(["Content-Type: text/plain; charset=us-ascii"], "Nightly stock export attached."),
-        mime_part(['Content-Type: text/csv; name="stock.csv"',
-                   'Content-Disposition: attachment; filename="stock.csv"',
-                   "Content-Transfer-Encoding: base64"], encoded),
-    ])
-    return _raw(message(
-        sender="Dana Sender <dana@example.com>", subject="Stock export",
-        message_id="f44db9608d62997a@mail.example.com",
-        content_type='multipart/mixed; boundary="b-007"', body=body,
-    ))
+    body = multipart(
+        "b-007",
+        [
+            mime_part(
+                ["Content-Type: text/plain; charset=us-ascii"], "Nightly stock export attached."
+            ),
+            mime_part(
+                [
+                    'Content-Type: text/csv; name="stock.csv"',
+                    'Content-Disposition: attachment; filename="stock.csv"',
+                    "Content-Transfer-Encoding: base64",
+                ],
+                encoded,
+            ),
+        ],
+    )
+    return _raw(
+        message(
+            sender="Dana Sender <dana@example.com>",
+            subject="Stock export",
+            message_id="f44db9608d62997a@mail.example.com",
+            content_type='multipart/mixed; boundary="b-007"',
+            body=body,
+        )
+    )
 
 
 def case_009_param_name_star() -> bytes:
     """A PDF whose Content-Type ends in a bare `name*` (crashes policy.default) + pallets.csv."""
-    body = multipart("b-009", [
-        mime_part(["Content-Type: text/plain; charset=us-ascii"], "Delivery documents attached."),
-        mime_part(["Content-Type: application/pdf; name*",
-                   'Content-Disposition: attachment; filename="delivery-note-88-231.pdf"',
-                   "Content-Transfer-Encoding: base64"], b64_lines(make_pdf(DELIVERY_LINES))),
-        mime_part(['Content-Type: text/csv; name="pallets.csv"',
-                   'Content-Disposition: attachment; filename="pallets.csv"'], PALLETS_CSV),
-    ])
-    return _raw(message(
-        sender="Warehouse System <wms@example.net>", subject="Delivery note",
-        message_id="c2fd3b24e63ad1fb@mail.example.com",
-        content_type='multipart/mixed; boundary="b-009"', body=body,
-    ))
+    body = multipart(
+        "b-009",
+        [
+            mime_part(
+                ["Content-Type: text/plain; charset=us-ascii"], "Delivery documents attached."
+            ),
+            mime_part(
+                [
+                    "Content-Type: application/pdf; name*",
+                    'Content-Disposition: attachment; filename="delivery-note-88-231.pdf"',
+                    "Content-Transfer-Encoding: base64",
+                ],
+                b64_lines(make_pdf(DELIVERY_LINES)),
+            ),
+            mime_part(
+                [
+                    'Content-Type: text/csv; name="pallets.csv"',
+                    'Content-Disposition: attachment; filename="pallets.csv"',
+                ],
+                PALLETS_CSV,
+            ),
+        ],
+    )
+    return _raw(
+        message(
+            sender="Warehouse System <wms@example.net>",
+            subject="Delivery note",
+            message_id="c2fd3b24e63ad1fb@mail.example.com",
+            content_type='multipart/mixed; boundary="b-009"',
+            body=body,
+        )
+    )
 
 
 def meeting_notes_eml() -> bytes:
     """The standalone `Meeting notes.eml` of case 010 (also attached inside it)."""
-    return _raw(message(
-        sender="Sam <sam@example.com>", to="team@example.com", subject="Meeting notes 2024-03-04",
-        message_id="2df879a815260ed3@mail.example.com",
-        content_type="text/plain; charset=utf-8", body=MEETING_NOTES_TEXT,
-    ))
+    return _raw(
+        message(
+            sender="Sam <sam@example.com>",
+            to="team@example.com",
+            subject="Meeting notes 2024-03-04",
+            message_id="2df879a815260ed3@mail.example.com",
+            content_type="text/plain; charset=utf-8",
+            body=MEETING_NOTES_TEXT,
+        )
+    )
 
 
 def contract_mail() -> bytes:
     """The original mail forwarded in case 010: a body and Contract_v3.pdf."""
-    body = multipart("b-inner", [
-        mime_part(["Content-Type: text/plain; charset=us-ascii"],
-                  "Dana, please sign the attached contract by Friday."),
-        mime_part(['Content-Type: application/pdf; name="Contract_v3.pdf"',
-                   'Content-Disposition: attachment; filename="Contract_v3.pdf"',
-                   "Content-Transfer-Encoding: base64"], b64_lines(make_pdf(CONTRACT_LINES))),
-    ])
-    return _raw(message(
-        sender="Legal <legal@example.net>", to="dana@example.com",
-        subject="Contract v3 for signature", message_id="ba390bad74f1f222@mail.example.com",
-        content_type='multipart/mixed; boundary="b-inner"', body=body,
-    ))
+    body = multipart(
+        "b-inner",
+        [
+            mime_part(
+                ["Content-Type: text/plain; charset=us-ascii"],
+                "Dana, please sign the attached contract by Friday.",
+            ),
+            mime_part(
+                [
+                    'Content-Type: application/pdf; name="Contract_v3.pdf"',
+                    'Content-Disposition: attachment; filename="Contract_v3.pdf"',
+                    "Content-Transfer-Encoding: base64",
+                ],
+                b64_lines(make_pdf(CONTRACT_LINES)),
+            ),
+        ],
+    )
+    return _raw(
+        message(
+            sender="Legal <legal@example.net>",
+            to="dana@example.com",
+            subject="Contract v3 for signature",
+            message_id="ba390bad74f1f222@mail.example.com",
+            content_type='multipart/mixed; boundary="b-inner"',
+            body=body,
+        )
+    )
 
 
 def case_010_forwarded_rfc822() -> bytes:
     """Outer text + message/rfc822 (no disposition, no name) + an .eml as octet-stream."""
-    body = multipart("b-outer", [
-        mime_part(["Content-Type: text/plain; charset=us-ascii"],
-                  "Forwarding the original mail with the contract, plus last week's notes."),
-        mime_part(["Content-Type: message/rfc822"], contract_mail().decode("ascii")),
-        mime_part(['Content-Type: application/octet-stream; name="Meeting notes.eml"',
-                   'Content-Disposition: attachment; filename="Meeting notes.eml"',
-                   "Content-Transfer-Encoding: base64"], b64_lines(meeting_notes_eml())),
-    ])
-    return _raw(message(
-        sender="Dana Sender <dana@example.com>", subject="Fwd: Contract v3 for signature",
-        message_id="bc36466b283793a6@mail.example.com",
-        content_type='multipart/mixed; boundary="b-outer"', body=body,
-    ))
+    body = multipart(
+        "b-outer",
+        [
+            mime_part(
+                ["Content-Type: text/plain; charset=us-ascii"],
+                "Forwarding the original mail with the contract, plus last week's notes.",
+            ),
+            mime_part(["Content-Type: message/rfc822"], contract_mail().decode("ascii")),
+            mime_part(
+                [
+                    'Content-Type: application/octet-stream; name="Meeting notes.eml"',
+                    'Content-Disposition: attachment; filename="Meeting notes.eml"',
+                    "Content-Transfer-Encoding: base64",
+                ],
+                b64_lines(meeting_notes_eml()),
+            ),
+        ],
+    )
+    return _raw(
+        message(
+            sender="Dana Sender <dana@example.com>",
+            subject="Fwd: Contract v3 for signature",
+            message_id="bc36466b283793a6@mail.example.com",
+            content_type='multipart/mixed; boundary="b-outer"',
+            body=body,
+        )
+    )
 
 
 def case_011_winmail() -> bytes:
@@ -337,17 +487,31 @@ def tnef_mail(winmail: bytes, *, body: str | None = "Please find the Q1 files at
     """Outlook-style mail: optional plain body + application/ms-tnef winmail.dat."""
     parts = []
     if body is not None:
-        parts.append(mime_part(['Content-Type: text/plain; charset="us-ascii"',
-                                "Content-Transfer-Encoding: 7bit"], body + CRLF))
-    parts.append(mime_part(['Content-Type: application/ms-tnef; name="winmail.dat"',
-                            'Content-Disposition: attachment; filename="winmail.dat"',
-                            "Content-Transfer-Encoding: base64"], b64_lines(winmail)))
-    return _raw(message(
-        sender="Outlook User <outlook.user@example.com>", subject="Q1 numbers",
-        message_id="293e03c4c8d5ff13@mail.example.com",
-        content_type='multipart/mixed; boundary="_000_TNEF011_"',
-        body=multipart("_000_TNEF011_", parts),
-    ))
+        parts.append(
+            mime_part(
+                ['Content-Type: text/plain; charset="us-ascii"', "Content-Transfer-Encoding: 7bit"],
+                body + CRLF,
+            )
+        )
+    parts.append(
+        mime_part(
+            [
+                'Content-Type: application/ms-tnef; name="winmail.dat"',
+                'Content-Disposition: attachment; filename="winmail.dat"',
+                "Content-Transfer-Encoding: base64",
+            ],
+            b64_lines(winmail),
+        )
+    )
+    return _raw(
+        message(
+            sender="Outlook User <outlook.user@example.com>",
+            subject="Q1 numbers",
+            message_id="293e03c4c8d5ff13@mail.example.com",
+            content_type='multipart/mixed; boundary="_000_TNEF011_"',
+            body=multipart("_000_TNEF011_", parts),
+        )
+    )
 
 
 def case_011_tnef_winmail() -> bytes:

@@ -20,9 +20,13 @@ def mixed_mail(*parts: str, subject: str = "Files") -> bytes:
     """A multipart/mixed mail with a short text body followed by the given raw parts."""
     body_part = mime_part(["Content-Type: text/plain; charset=us-ascii"], "See attached.")
     body = factory.multipart("b-test", [body_part, *parts])
-    text = message(sender="Dana Sender <dana@example.com>", subject=subject,
-                   message_id="test-1@mail.example.com",
-                   content_type='multipart/mixed; boundary="b-test"', body=body)
+    text = message(
+        sender="Dana Sender <dana@example.com>",
+        subject=subject,
+        message_id="test-1@mail.example.com",
+        content_type='multipart/mixed; boundary="b-test"',
+        body=body,
+    )
     return (text + CRLF).encode("utf-8")
 
 
@@ -32,8 +36,9 @@ def pdf_part(headers: list[str], data: bytes = PDF) -> str:
 
 def test_envelope_fields_are_decoded_and_normalised() -> None:
     """Message-ID loses its brackets, the sender is a bare lower-case address, date is aware."""
-    raw = build_email("Jörg Müller <Joerg.Mueller@Example.COM>", "ingest@example.org",
-                      "Grüße aus Köln", "Hallo")
+    raw = build_email(
+        "Jörg Müller <Joerg.Mueller@Example.COM>", "ingest@example.org", "Grüße aus Köln", "Hallo"
+    )
     mail = parse_message(raw)
 
     assert mail.message_id is not None and "<" not in mail.message_id
@@ -45,8 +50,9 @@ def test_envelope_fields_are_decoded_and_normalised() -> None:
 
 def test_mail_without_attachments_yields_one_body_item() -> None:
     """A plain mail becomes one text item named after the subject, flagged is_body."""
-    mail = parse_message(build_email("a@example.com", "b@example.com", "Team lunch",
-                                     "Friday at noon.\n"))
+    mail = parse_message(
+        build_email("a@example.com", "b@example.com", "Team lunch", "Friday at noon.\n")
+    )
 
     assert len(mail.parts) == 1
     item = mail.parts[0]
@@ -74,12 +80,21 @@ def test_body_item_name_has_no_path_separators() -> None:
 
 def test_html_only_body_is_converted_to_text() -> None:
     """Without a plain alternative the HTML body is turned into readable text."""
-    html = mime_part(["Content-Type: text/html; charset=utf-8"],
-                     "<html><head><style>p{}</style></head><body><p>Hello <b>team</b></p>"
-                     "<p>Second&nbsp;line</p></body></html>")
-    raw = (message(sender="a@example.com", subject="HTML", message_id="h@example.com",
-                   content_type='multipart/mixed; boundary="b"',
-                   body=factory.multipart("b", [html])) + CRLF).encode()
+    html = mime_part(
+        ["Content-Type: text/html; charset=utf-8"],
+        "<html><head><style>p{}</style></head><body><p>Hello <b>team</b></p>"
+        "<p>Second&nbsp;line</p></body></html>",
+    )
+    raw = (
+        message(
+            sender="a@example.com",
+            subject="HTML",
+            message_id="h@example.com",
+            content_type='multipart/mixed; boundary="b"',
+            body=factory.multipart("b", [html]),
+        )
+        + CRLF
+    ).encode()
     mail = parse_message(raw)
 
     assert "Hello" in mail.body_text and "team" in mail.body_text
@@ -89,9 +104,16 @@ def test_html_only_body_is_converted_to_text() -> None:
 
 def test_text_part_with_a_name_is_an_attachment_not_body() -> None:
     """text/plain and text/csv parts that carry a name are files, not the message body."""
-    raw = build_email("a@example.com", "b@example.com", "Data", "Body text.",
-                      attachments=[("notes.txt", "text/plain", b"inner notes"),
-                                   ("data.csv", "text/csv", b"a,b\n1,2\n")])
+    raw = build_email(
+        "a@example.com",
+        "b@example.com",
+        "Data",
+        "Body text.",
+        attachments=[
+            ("notes.txt", "text/plain", b"inner notes"),
+            ("data.csv", "text/csv", b"a,b\n1,2\n"),
+        ],
+    )
     mail = parse_message(raw)
 
     assert [p.filename for p in mail.parts] == ["notes.txt", "data.csv"]
@@ -108,8 +130,11 @@ def test_unnamed_document_gets_a_synthesized_name() -> None:
 
 def test_unnamed_non_document_is_ignored_and_recorded() -> None:
     """An unnamed, undispositioned binary that is no document is skipped, not stored."""
-    mail = parse_message(mixed_mail(pdf_part(["Content-Type: application/octet-stream"],
-                                             b"\x00\x01\x02 not a document")))
+    mail = parse_message(
+        mixed_mail(
+            pdf_part(["Content-Type: application/octet-stream"], b"\x00\x01\x02 not a document")
+        )
+    )
 
     assert [(p.filename, p.is_body) for p in mail.parts] == [("Files.txt", True)]
     assert [(s.filename, s.reason) for s in mail.skipped] == [(None, "not_a_document")]
@@ -117,9 +142,14 @@ def test_unnamed_non_document_is_ignored_and_recorded() -> None:
 
 def test_image_with_a_name_not_referenced_by_the_body_is_an_attachment() -> None:
     """Only cid:-referenced images are decoration; a named photo is an attachment."""
-    photo = pdf_part(['Content-Type: image/png; name="photo.png"',
-                      "Content-Disposition: inline; filename=photo.png",
-                      "Content-ID: <photo-1@example.com>"], factory.LOGO_PNG)
+    photo = pdf_part(
+        [
+            'Content-Type: image/png; name="photo.png"',
+            "Content-Disposition: inline; filename=photo.png",
+            "Content-ID: <photo-1@example.com>",
+        ],
+        factory.LOGO_PNG,
+    )
     mail = parse_message(mixed_mail(photo))
 
     assert [p.filename for p in mail.parts] == ["photo.png"]
@@ -128,13 +158,24 @@ def test_image_with_a_name_not_referenced_by_the_body_is_an_attachment() -> None
 
 def test_filename_path_components_and_control_characters_are_removed() -> None:
     """Path parts, control characters and non-NFC forms never reach the file name."""
-    traversal = pdf_part(["Content-Type: application/pdf",
-                          'Content-Disposition: attachment; filename="..\\\\..\\\\evil\x07.pdf"'])
-    unix = pdf_part(["Content-Type: application/pdf",
-                     'Content-Disposition: attachment; filename="../../etc/report.pdf"'])
-    decomposed = pdf_part(["Content-Type: application/pdf",
-                           "Content-Disposition: attachment; "
-                           "filename*=utf-8''Re%CC%81sume%CC%81.pdf"])
+    traversal = pdf_part(
+        [
+            "Content-Type: application/pdf",
+            'Content-Disposition: attachment; filename="..\\\\..\\\\evil\x07.pdf"',
+        ]
+    )
+    unix = pdf_part(
+        [
+            "Content-Type: application/pdf",
+            'Content-Disposition: attachment; filename="../../etc/report.pdf"',
+        ]
+    )
+    decomposed = pdf_part(
+        [
+            "Content-Type: application/pdf",
+            "Content-Disposition: attachment; filename*=utf-8''Re%CC%81sume%CC%81.pdf",
+        ]
+    )
     mail = parse_message(mixed_mail(traversal, unix, decomposed))
 
     assert [p.filename for p in mail.parts] == ["evil.pdf", "report.pdf", "Résumé.pdf"]
@@ -144,8 +185,12 @@ def test_compat32_fallback_still_decodes_encoded_word_names() -> None:
     """After the whole-message fallback, split encoded-words are decoded by hand."""
     words = factory._split_b_words("März.pdf", 2)
     named = pdf_part(["Content-Type: application/pdf;", f' name="{words}"'])
-    crashing = pdf_part(["Content-Type: application/pdf; name*",
-                         'Content-Disposition: attachment; filename="second.pdf"'])
+    crashing = pdf_part(
+        [
+            "Content-Type: application/pdf; name*",
+            'Content-Disposition: attachment; filename="second.pdf"',
+        ]
+    )
     mail = parse_message(mixed_mail(named, crashing))
 
     assert [p.filename for p in mail.parts] == ["März.pdf", "second.pdf"]
@@ -154,10 +199,18 @@ def test_compat32_fallback_still_decodes_encoded_word_names() -> None:
 
 def test_header_crash_in_one_part_falls_back_for_that_part_only() -> None:
     """A bare `filename*` in Content-Disposition is re-read with compat32; siblings unharmed."""
-    bad = pdf_part(['Content-Type: application/pdf; name="from-type.pdf"',
-                    "Content-Disposition: attachment; filename*"])
-    good = pdf_part(['Content-Type: application/pdf; name="good.pdf"',
-                     'Content-Disposition: attachment; filename="good.pdf"'])
+    bad = pdf_part(
+        [
+            'Content-Type: application/pdf; name="from-type.pdf"',
+            "Content-Disposition: attachment; filename*",
+        ]
+    )
+    good = pdf_part(
+        [
+            'Content-Type: application/pdf; name="good.pdf"',
+            'Content-Disposition: attachment; filename="good.pdf"',
+        ]
+    )
     mail = parse_message(mixed_mail(bad, good))
 
     assert [p.filename for p in mail.parts] == ["from-type.pdf", "good.pdf"]
@@ -166,13 +219,19 @@ def test_header_crash_in_one_part_falls_back_for_that_part_only() -> None:
 
 def test_broken_tnef_beside_a_good_pdf_keeps_the_pdf() -> None:
     """A damaged winmail.dat fails on its own; the PDF next to it is unaffected."""
-    tnef = mime_part(['Content-Type: application/ms-tnef; name="winmail.dat"',
-                      "Content-Transfer-Encoding: base64"], b64_lines(b"\x78\x9f\x3e\x22garbage"))
+    tnef = mime_part(
+        [
+            'Content-Type: application/ms-tnef; name="winmail.dat"',
+            "Content-Transfer-Encoding: base64",
+        ],
+        b64_lines(b"\x78\x9f\x3e\x22garbage"),
+    )
     good = pdf_part(['Content-Type: application/pdf; name="report.pdf"'])
     mail = parse_message(mixed_mail(tnef, good))
 
     assert [(p.filename, p.failure and p.failure[0]) for p in mail.parts] == [
-        ("winmail.dat", "tnef_unreadable"), ("report.pdf", None)
+        ("winmail.dat", "tnef_unreadable"),
+        ("report.pdf", None),
     ]
 
 
@@ -193,19 +252,30 @@ def test_a_part_that_raises_becomes_a_failed_part_and_siblings_survive(
     mail = parse_message(mixed_mail(bad, good))
 
     assert [(p.filename, p.failure and p.failure[0]) for p in mail.parts] == [
-        ("bad.bin", "part_unreadable"), ("good.pdf", None)
+        ("bad.bin", "part_unreadable"),
+        ("good.pdf", None),
     ]
     assert "RuntimeError while reading a part" in mail.defects
 
 
 def _chain(levels: int) -> bytes:
     """A mail forwarding a mail forwarding ... `levels` deep, each with its own CSV."""
-    raw = build_email("a@example.com", "b@example.com", f"Level {levels}", "innermost",
-                      attachments=[(f"level{levels}.csv", "text/csv", b"x,y\n")])
+    raw = build_email(
+        "a@example.com",
+        "b@example.com",
+        f"Level {levels}",
+        "innermost",
+        attachments=[(f"level{levels}.csv", "text/csv", b"x,y\n")],
+    )
     for level in range(levels - 1, -1, -1):
-        raw = build_email("a@example.com", "b@example.com", f"Level {level}", "body",
-                          attachments=[(f"level{level}.csv", "text/csv", b"x,y\n")],
-                          forwarded=raw)
+        raw = build_email(
+            "a@example.com",
+            "b@example.com",
+            f"Level {level}",
+            "body",
+            attachments=[(f"level{level}.csv", "text/csv", b"x,y\n")],
+            forwarded=raw,
+        )
     return raw
 
 
@@ -213,7 +283,12 @@ def test_forwarded_nesting_is_bounded_by_max_depth() -> None:
     """Beyond max_depth a forwarded mail is kept whole as .eml but not descended into."""
     mail = parse_message(_chain(4), max_depth=2)
 
-    assert [p.filename for p in mail.parts] == ["level0.csv", "level1.csv", "level2.csv", "Level 3.eml"]
+    assert [p.filename for p in mail.parts] == [
+        "level0.csv",
+        "level1.csv",
+        "level2.csv",
+        "Level 3.eml",
+    ]
     assert all(p.provenance == FORWARDED for p in mail.parts[1:])
     assert mail.parts[1].forwarded is not None and mail.parts[1].forwarded["subject"] == "Level 1"
     assert any("nested deeper than 2 levels" in defect for defect in mail.defects)
@@ -230,8 +305,9 @@ def test_default_depth_descends_five_levels() -> None:
 def test_base64_encoded_rfc822_part_is_decoded_before_descending() -> None:
     """A message/rfc822 part sent with base64 transfer encoding is still read as a mail."""
     inner = factory.meeting_notes_eml()
-    part = mime_part(["Content-Type: message/rfc822", "Content-Transfer-Encoding: base64"],
-                     b64_lines(inner))
+    part = mime_part(
+        ["Content-Type: message/rfc822", "Content-Transfer-Encoding: base64"], b64_lines(inner)
+    )
     mail = parse_message(mixed_mail(part))
 
     assert [p.filename for p in mail.parts] == ["Meeting notes 2024-03-04.eml"]
@@ -240,8 +316,10 @@ def test_base64_encoded_rfc822_part_is_decoded_before_descending() -> None:
 
 def test_octet_stream_mail_without_a_name_is_sniffed_as_forwarded() -> None:
     """Bytes that look like a mail are treated as a forwarded message even without .eml."""
-    part = mime_part(["Content-Type: application/octet-stream",
-                      "Content-Transfer-Encoding: base64"], b64_lines(factory.contract_mail()))
+    part = mime_part(
+        ["Content-Type: application/octet-stream", "Content-Transfer-Encoding: base64"],
+        b64_lines(factory.contract_mail()),
+    )
     mail = parse_message(mixed_mail(part))
 
     assert [p.filename for p in mail.parts] == ["Contract_v3.pdf"]
@@ -252,9 +330,13 @@ def test_octet_stream_mail_without_a_name_is_sniffed_as_forwarded() -> None:
 
 def test_signatures_are_skipped() -> None:
     """S/MIME signature parts are not offered as documents."""
-    signature = mime_part(['Content-Type: application/pkcs7-signature; name="smime.p7s"',
-                           "Content-Transfer-Encoding: base64"],
-                          base64.b64encode(b"\x30\x82sig").decode())
+    signature = mime_part(
+        [
+            'Content-Type: application/pkcs7-signature; name="smime.p7s"',
+            "Content-Transfer-Encoding: base64",
+        ],
+        base64.b64encode(b"\x30\x82sig").decode(),
+    )
     mail = parse_message(mixed_mail(signature))
 
     assert [(s.filename, s.reason) for s in mail.skipped] == [("smime.p7s", "signature")]
@@ -272,9 +354,14 @@ def test_garbage_never_raises(raw: bytes) -> None:
 
 def test_build_email_round_trips_attachments_and_forwarded_mail() -> None:
     """The general builder's attachments and forwarded mail all come back out."""
-    raw = build_email("a@example.com", "b@example.com", "Pack", "See files.",
-                      attachments=[("report.pdf", "application/pdf", PDF)],
-                      forwarded=factory.meeting_notes_eml())
+    raw = build_email(
+        "a@example.com",
+        "b@example.com",
+        "Pack",
+        "See files.",
+        attachments=[("report.pdf", "application/pdf", PDF)],
+        forwarded=factory.meeting_notes_eml(),
+    )
     mail = parse_message(raw)
 
     assert [p.filename for p in mail.parts] == ["report.pdf", "Meeting notes 2024-03-04.eml"]
@@ -283,10 +370,13 @@ def test_build_email_round_trips_attachments_and_forwarded_mail() -> None:
 
 def test_nested_angle_bracket_boundary_is_recovered_too() -> None:
     """A << >> boundary on an inner multipart is rewritten like a top-level one."""
-    inner = factory.multipart("<<inner-1>>", [
-        mime_part(["Content-Type: text/plain"], "Inner body."),
-        pdf_part(['Content-Type: application/pdf; name="inner.pdf"']),
-    ])
+    inner = factory.multipart(
+        "<<inner-1>>",
+        [
+            mime_part(["Content-Type: text/plain"], "Inner body."),
+            pdf_part(['Content-Type: application/pdf; name="inner.pdf"']),
+        ],
+    )
     nested = mime_part(['Content-Type: multipart/mixed; boundary="<<inner-1>>"'], inner)
     mail = parse_message(mixed_mail(nested))
 
@@ -299,7 +389,7 @@ def test_forwarded_mail_the_stdlib_cannot_reserialise_is_still_kept() -> None:
     """An unsplit multipart with raw 8-bit bytes inside a forwarded mail does not fail the part."""
     inner = (
         "From: Legal <legal@example.net>\r\nSubject: Broken inner\r\nMIME-Version: 1.0\r\n"
-        "Content-Type: multipart/mixed\u00e1 boundary=\"b-inner\"\r\n\r\n"
+        'Content-Type: multipart/mixed\u00e1 boundary="b-inner"\r\n\r\n'
         "--b-inner\r\nContent-Type: text/plain\r\n\r\nPlea\u2018se sign.\r\n--b-inner--"
     )
     raw = mixed_mail(mime_part(["Content-Type: message/rfc822"], inner))

@@ -99,7 +99,10 @@ def test_case_007_base64_padded_chunks_keep_every_line() -> None:
 
     stock = part_named(mail, "stock.csv")
     assert stock.data.decode().splitlines() == [
-        "sku,qty,price", "A-100,4,9.99", "B-200,1,120.00", "C-300,12,0.50"
+        "sku,qty,price",
+        "A-100,4,9.99",
+        "B-200,1,120.00",
+        "C-300,12,0.50",
     ]
     assert stock.failure is None
     assert any("base64" in defect for defect in mail.defects)
@@ -168,7 +171,8 @@ def test_case_011_tnef_attachments_replace_winmail_dat() -> None:
     mail = parse_message(factory.case_011_tnef_winmail())
 
     assert [(p.filename, p.provenance) for p in mail.parts] == [
-        ("Q1 Budget.csv", WINMAIL), ("Notes.txt", WINMAIL)
+        ("Q1 Budget.csv", WINMAIL),
+        ("Notes.txt", WINMAIL),
     ]
     budget = part_named(mail, "Q1 Budget.csv").data.decode()
     assert "Travel;1200" in budget and "Software;4300" in budget
