@@ -25,6 +25,7 @@ from models.analytics import AnalyticsEvent
 from models.base import utcnow
 
 log = structlog.get_logger(__name__)
+EVENTS_TABLE = AnalyticsEvent.__table__  # type: ignore[attr-defined]  # set by SQLModel
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -151,7 +152,7 @@ class Analytics:
                 )
                 try:
                     async with self.engine.begin() as connection:
-                        await connection.execute(insert(AnalyticsEvent.__table__), batch)  # type: ignore[arg-type]
+                        await connection.execute(insert(EVENTS_TABLE), batch)
                 except Exception:
                     self._buffer[:0] = batch
                     raise

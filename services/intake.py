@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from email.parser import BytesHeaderParser
 from email.policy import compat32
+
+from arq.jobs import JobStatus
 from typing import Any
 
 import structlog
@@ -110,7 +112,8 @@ def _log_duplicate(rt: Runtime, existing: InboundMessage, channel: str) -> None:
 
 
 async def enqueue_parse(rt: Runtime, message: InboundMessage) -> bool:
-    return await enqueue_once(
+    """Queue the parse job; False when a job for this message already holds its id."""
+    held_by = await enqueue_once(
         rt.require_redis(),
         rt.analytics,
         queue_name=rt.settings.queue_name,
@@ -123,9 +126,26 @@ async def enqueue_parse(rt: Runtime, message: InboundMessage) -> bool:
             "correlation_id": message.correlation_id,
         },
     )
+    return held_by is None
 
 
-async def enqueue_file(rt: Runtime, record: FileRecord, *, generation: int = 0) -> bool:
+async def enqueue_file(rt: Runtime, record: FileRecord) -> bool:
+    """Queue process_file for the record; False when a live job already has it.
+
+    A finished job's kept result also holds the id; if the record is still unfinished (its
+    job ended without recording an outcome), a new job id of the next generation is used.
+    """
+    held_by = await _enqueue_file_job(rt, record, generation=0)
+    if held_by is None:
+        return True
+    if held_by is JobStatus.complete and not FileStatus(record.status).is_final:
+        return await _enqueue_file_job(rt, record, generation=record.attempts + 1) is None
+    return False
+
+
+async def _enqueue_file_job(
+    rt: Runtime, record: FileRecord, *, generation: int
+) -> JobStatus | None:
     return await enqueue_once(
         rt.require_redis(),
         rt.analytics,

@@ -31,7 +31,7 @@ async def add_item(session: AsyncSession, item: KnowledgeItem) -> None:
     """Add the item and its search entry in the caller's transaction (not committed here)."""
     session.add(item)
     await session.flush()
-    if session.bind.dialect.name == "sqlite":
+    if _dialect(session) == "sqlite":
         await session.exec(
             text(
                 "INSERT INTO knowledge_fts (item_id, tenant_id, title, summary, keywords, body) "
@@ -45,6 +45,12 @@ async def add_item(session: AsyncSession, item: KnowledgeItem) -> None:
                 body=item.full_text,
             )
         )  # type: ignore[call-overload]
+
+
+def _dialect(session: AsyncSession) -> str:
+    bind = session.bind
+    assert bind is not None, "sessions are created bound to the engine"
+    return bind.dialect.name
 
 
 def query_terms(query: str) -> list[str]:
@@ -64,7 +70,7 @@ async def search(
     terms = query_terms(query)
     if not terms:
         return []
-    if session.bind.dialect.name == "sqlite":
+    if _dialect(session) == "sqlite":
         return await _search_sqlite(session, tenant_id, terms, limit, user_id)
     return await _search_postgres(session, tenant_id, terms, limit, user_id)
 

@@ -36,15 +36,15 @@ async def enqueue_once(
     job_id: str,
     args: tuple[Any, ...],
     event_ids: dict[str, str | None],
-) -> bool:
+) -> JobStatus | None:
     """Enqueue a job under a fixed id; a refused enqueue is logged as JOB_DEDUPED, never ignored.
 
     arq refuses an id while the job is queued, running, or its result is still kept. Returns
-    True when a new job was queued.
+    None when a new job was queued, else the status of the job that holds the id.
     """
     job = await redis.enqueue_job(function, *args, _job_id=job_id, _queue_name=queue_name)
     if job is not None:
-        return True
+        return None
     status: JobStatus = await Job(job_id, redis, _queue_name=queue_name).status()
     log.info("job_deduped", job_id=job_id, existing_status=status.value)
     analytics.log_event(
@@ -54,4 +54,4 @@ async def enqueue_once(
         correlation_id=event_ids.get("correlation_id"),
         metadata={"job_id": job_id, "existing_status": status.value},
     )
-    return False
+    return status

@@ -63,7 +63,7 @@ async def usage_stats(
     statement = _scoped(
         select(
             day.label("day"),
-            AnalyticsEvent.event_type,
+            col(AnalyticsEvent.event_type),
             func.count().label("n"),
             func.coalesce(func.sum(tokens), 0).label("tokens"),
         )
@@ -93,8 +93,8 @@ async def usage_stats(
 async def storage_bytes(session: AsyncSession, scope: Scope) -> int:
     """Bytes stored for the scope; the same content counts once (storage is content-addressed)."""
     unique = _scoped(
-        select(FileRecord.sha256, func.max(FileRecord.size).label("size")).group_by(
-            FileRecord.sha256
+        select(col(FileRecord.sha256), func.max(FileRecord.size).label("size")).group_by(
+            col(FileRecord.sha256)
         ),
         FileRecord,
         scope,

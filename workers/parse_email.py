@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 import structlog
+from arq import Retry
 from sqlmodel import select
 
 from mail.parse import MailPart, ParsedMail, parse_message
@@ -35,18 +36,27 @@ async def parse_email(ctx: dict[str, Any], inbound_message_id: str) -> str:
     structlog.contextvars.bind_contextvars(
         correlation_id=message.correlation_id, tenant_id=tenant.id, user_id=user.id
     )
-    if message.status == MessageStatus.RECEIVED:
-        raw = rt.storage.get(message.raw_key)
-        parsed = await asyncio.to_thread(parse_message, raw)
-        await _record(rt, message, tenant, user, parsed)
-    await _enqueue_pending(rt, message.id)
+    try:
+        if message.status == MessageStatus.RECEIVED:
+            raw = rt.storage.get(message.raw_key)
+            parsed = await asyncio.to_thread(parse_message, raw)
+            await _record(rt, message, tenant, user, parsed)
+        await _enqueue_pending(rt, message.id)
+    except Exception as error:  # our own I/O failed (database, storage, Redis): try again later
+        log.exception("parse_email_error", error_type=type(error).__name__)
+        if ctx.get("job_try", 1) >= rt.settings.job_max_tries:
+            raise
+        raise Retry(defer=rt.settings.job_retry_backoff_s * ctx.get("job_try", 1)) from error
     await reply_when_complete(rt, message.id, problem=_problem(message))
     return "parsed"
 
 
 def _problem(message: InboundMessage) -> str | None:
     if "boundary_not_found" in (message.defects or []):
-        return "Its MIME structure is broken (the part boundary was not found); the raw message was kept."
+        return (
+            "Its MIME structure is broken (the part boundary was not found); "
+            "the raw message was kept."
+        )
     return None
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -43,7 +44,15 @@ async def process_file(ctx: dict[str, Any], file_id: str) -> str:
     )
     if FileStatus(record.status).is_final:
         return record.status
-    final = await _run(rt, ctx["pool"], record)
+    try:
+        final = await _run(rt, ctx["pool"], record)
+    except (Retry, asyncio.CancelledError):
+        raise
+    except Exception as error:  # our own I/O failed (database, storage): try again later
+        log.exception("process_file_error", error_type=type(error).__name__)
+        if ctx.get("job_try", 1) > rt.settings.job_max_tries:
+            raise
+        raise Retry(defer=rt.settings.job_retry_backoff_s * ctx.get("job_try", 1)) from error
     if final.inbound_message_id:
         await reply_when_complete(rt, final.inbound_message_id)
     return final.status
