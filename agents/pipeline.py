@@ -6,9 +6,13 @@ The worker runs this in its analysis pool; benchmarks run it in-process as the b
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+import structlog
 
 from agents.contentmind import Analysis, ContentMindAgent
 from agents.llm import LLMConfig
+from services.errors import ContentMindError, ExtractionError, TooLarge
 from services.extraction import Extracted, ExtractionLimits, extract
 
 
@@ -31,3 +35,22 @@ def analyze_file(
     agent = ContentMindAgent(llm=llm, max_input_chars=limits.max_chars)
     analysis = agent.analyze(extracted.text, title=extracted.title, filename=filename)
     return FileAnalysis(extracted=extracted, analysis=analysis)
+
+
+def safe_analyze(data: bytes, **kwargs: Any) -> FileAnalysis:
+    """analyze_file in the pool: a library's unexpected exception is a permanent read failure.
+
+    It lives here, in the module the pool's fork server preloads, so a fresh pool process (after
+    a restart) runs it at once instead of first importing the worker's modules.
+    """
+    try:
+        return analyze_file(data, **kwargs)
+    except ContentMindError:
+        raise
+    except MemoryError:
+        raise TooLarge("Reading the file needed more memory than allowed.") from None
+    except Exception as error:  # a reader library's own bug on this input
+        structlog.get_logger(__name__).exception("reader_crashed", error_type=type(error).__name__)
+        raise ExtractionError(
+            "The file could not be read; it may be damaged or use an unusual format."
+        ) from None

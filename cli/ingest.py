@@ -10,6 +10,7 @@ from rich.console import Console
 from cli.output import file_json, print_json, table
 from cli.running import files_by_id, wait_until_final, worker_running
 from models import FileSource, FileStatus
+from models.base import new_id
 from services.analytics import EventType
 from services.identity import resolve_email_sender
 from services.intake import NewFile, add_file, enqueue_file
@@ -35,16 +36,19 @@ async def run_ingest(
             tenant, user = await resolve_email_sender(session, settings, user_email)
         ids = []
         for path in paths:
+            correlation_id = new_id()  # the file's, from its first event on
             rt.analytics.log_event(
                 EventType.FILE_UPLOAD_INITIATED,
                 user_id=user.id,
                 tenant_id=tenant.id,
+                correlation_id=correlation_id,
                 metadata={"source": "cli", "filename": path.name},
             )
             declared, _ = mimetypes.guess_type(path.name)
             record, _ = await add_file(
                 rt, tenant=tenant, user=user, source=FileSource.CLI,
-                new=NewFile(data=path.read_bytes(), filename=path.name, declared_type=declared),
+                new=NewFile(data=path.read_bytes(), filename=path.name, declared_type=declared,
+                            correlation_id=correlation_id),
             )  # fmt: skip
             await enqueue_file(rt, record)
             ids.append(record.id)

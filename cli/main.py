@@ -155,6 +155,7 @@ def demo(
     """Start everything on free ports in a temporary data dir, email the examples, show the result."""
     from cli.demo import run_demo
 
+    configure_logging("WARNING", "console")  # the demo's own output is the story
     raise typer.Exit(run_demo(timeout))
 
 

@@ -108,14 +108,16 @@ async def show_events(
     settings: Settings, *, correlation_id: str | None, limit: int, as_json: bool
 ) -> None:
     async with database(settings) as session:
+        # by time, not id: each process writes its events in batches, so ids follow the writes
+        when = (col(AnalyticsEvent.created_at), col(AnalyticsEvent.id))
         statement = select(AnalyticsEvent)
         if correlation_id:
             statement = statement.where(AnalyticsEvent.correlation_id == correlation_id)
-            statement = statement.order_by(col(AnalyticsEvent.id)).limit(limit)
+            statement = statement.order_by(*when).limit(limit)
         else:
-            statement = statement.order_by(col(AnalyticsEvent.id).desc()).limit(limit)
+            statement = statement.order_by(*(c.desc() for c in when)).limit(limit)
         events = list((await session.exec(statement)).all())
-    events.sort(key=lambda event: event.id or 0)
+    events.sort(key=lambda event: (event.created_at, event.id or 0))
     if as_json:
         print_json([event_json(e) for e in events])
         return

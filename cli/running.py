@@ -6,6 +6,7 @@ import asyncio
 import time
 from collections.abc import Callable
 
+from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlmodel import col, select
 
@@ -30,7 +31,8 @@ async def wait_until_final(
         MofNCompleteColumn(),
         TimeElapsedColumn(),
     )
-    with Progress(*columns, transient=False) as progress:
+    # on stderr: stdout carries the command's result (and its --json)
+    with Progress(*columns, console=Console(stderr=True), transient=False) as progress:
         task = progress.add_task(label, total=expected)
         while True:
             async with rt.sessions() as session:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import signal
 
 import structlog
@@ -12,7 +11,7 @@ from rich.console import Console
 from mail.smtp import start_smtp_server
 from services.runtime import Runtime
 from services.settings import Settings
-from workers.worker import build_worker
+from workers.worker import build_worker, stop_worker
 
 log = structlog.get_logger(__name__)
 console = Console(stderr=True)
@@ -47,8 +46,5 @@ async def serve(settings: Settings, redis_url: str, *, smtp: bool, worker: bool)
             server.close()
             await server.wait_closed()
         if arq_worker is not None and worker_task is not None:
-            await arq_worker.close()
-            worker_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await worker_task
+            await stop_worker(arq_worker, worker_task)
         await rt.close()

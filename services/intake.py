@@ -5,11 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from email.parser import BytesHeaderParser
 from email.policy import compat32
-
-from arq.jobs import JobStatus
 from typing import Any
 
 import structlog
+from arq.jobs import JobStatus
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
@@ -56,6 +55,7 @@ async def receive_email(
     """
     async with rt.sessions() as session:
         tenant, user = await resolve_email_sender(session, rt.settings, envelope_from)
+        tenant_id = tenant.id
         blob = rt.storage.put(raw)
         message_id = _message_id(raw)
         dedupe_key = (
@@ -76,11 +76,11 @@ async def receive_email(
         try:
             await session.commit()
         except IntegrityError:
-            await session.rollback()
+            await session.rollback()  # expires tenant and user: no attribute access after it
             existing = (
                 await session.exec(
                     select(InboundMessage).where(
-                        InboundMessage.tenant_id == tenant.id,
+                        InboundMessage.tenant_id == tenant_id,
                         InboundMessage.dedupe_key == dedupe_key,
                     )
                 )
@@ -173,6 +173,7 @@ class NewFile:
     inbound_message_id: str | None = None
     parent_correlation_id: str | None = None
     details: dict[str, Any] | None = None  # e.g. the forwarded mail the file came in
+    correlation_id: str | None = None  # when the door already logged events for it; else new
 
 
 def _details(new: NewFile) -> dict[str, Any]:
@@ -204,7 +205,7 @@ async def add_file(
         storage_key=blob.key,
         provenance=new.provenance,
         status=FileStatus.PENDING,
-        correlation_id=new_id(),
+        correlation_id=new.correlation_id or new_id(),
         details=_details(new),
     )
     async with rt.sessions() as session:

@@ -40,5 +40,5 @@ def configure_logging(level: str = "INFO", fmt: str = "auto") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("aiosqlite", "asyncio", "mail.log", "httpx"):
+    for noisy in ("aiosqlite", "asyncio", "mail.log", "httpx", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

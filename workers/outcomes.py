@@ -98,5 +98,7 @@ def log_processed(rt: Runtime, record: FileRecord, item: KnowledgeItem, elapsed_
             "token_count": item.token_count,
             "backend": item.backend,
             "size": record.size,
+            "declared_type": record.declared_type,
+            "detected_type": record.detected_type,
         },
     )

@@ -24,6 +24,7 @@ from services.errors import JobTimeout, TransientError
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
 PR_SET_PDEATHSIG = 1
+FORKSERVER_GUARD = "workers.forkserver_guard"
 
 
 def _init_child(memory_limit_bytes: int) -> None:
@@ -42,8 +43,15 @@ class AnalysisPool:
         self.max_workers = max_workers
         self.memory_limit_bytes = memory_limit_bytes
         self._context = multiprocessing.get_context("forkserver")
-        self._context.set_forkserver_preload(preload or [])
+        # The guard first: the fork server dies with this process, and the pool with it. Then
+        # what every pool process imports anyway (the main module, `_call`), so a process started
+        # after a restart does not spend its call's time bound on imports.
+        self._context.set_forkserver_preload(
+            [FORKSERVER_GUARD, "__main__", __name__, *(preload or [])]
+        )
         self._executor = self._new_executor()
+        self._slot_loop: asyncio.AbstractEventLoop | None = None
+        self._slot_semaphore: asyncio.Semaphore | None = None
 
     def _new_executor(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(
@@ -55,6 +63,20 @@ class AnalysisPool:
 
     async def run(self, timeout_s: float, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run fn in a pool process; JobTimeout past timeout_s; TransientError if the pool broke."""
+        async with self._slots():  # the time bound starts when a process is free for the call
+            return await self._run_now(timeout_s, fn, args, kwargs)
+
+    def _slots(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        if self._slot_loop is not loop:
+            self._slot_semaphore = asyncio.Semaphore(self.max_workers)
+            self._slot_loop = loop
+        assert self._slot_semaphore is not None
+        return self._slot_semaphore
+
+    async def _run_now(
+        self, timeout_s: float, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> T:
         loop = asyncio.get_running_loop()
         executor = self._executor
         future = loop.run_in_executor(executor, _call, fn, args, kwargs)

@@ -12,11 +12,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from agents.llm import LLMConfig
-from agents.pipeline import FileAnalysis, analyze_file
+from agents.pipeline import FileAnalysis, safe_analyze
 from models import FileRecord, FileStatus, KnowledgeItem
 from models.base import utcnow
 from services.analytics import EventType
-from services.errors import ContentMindError, ExtractionError, TooLarge, WorkerCrash
+from services.errors import ContentMindError, TooLarge, WorkerCrash
 from services.extraction import ExtractionLimits, detect_type
 from services.knowledge import add_item
 from services.runtime import Runtime
@@ -43,6 +43,8 @@ async def process_file(ctx: dict[str, Any], file_id: str) -> str:
         file_id=record.id,
     )
     if FileStatus(record.status).is_final:
+        if record.inbound_message_id:  # a re-run after a stop mid-reply still owes the reply
+            await reply_when_complete(rt, record.inbound_message_id)
         return record.status
     try:
         final = await _run(rt, ctx["pool"], record)
@@ -152,21 +154,6 @@ async def _analyze_and_store(
     )
     elapsed_ms = (time.perf_counter() - started) * 1000
     return await _store(rt, record, result, elapsed_ms)
-
-
-def safe_analyze(data: bytes, **kwargs: Any) -> FileAnalysis:
-    """analyze_file in the pool: a library's unexpected exception is a permanent read failure."""
-    try:
-        return analyze_file(data, **kwargs)
-    except ContentMindError:
-        raise
-    except MemoryError:
-        raise TooLarge("Reading the file needed more memory than allowed.") from None
-    except Exception as error:  # a reader library's own bug on this input
-        structlog.get_logger(__name__).exception("reader_crashed", error_type=type(error).__name__)
-        raise ExtractionError(
-            "The file could not be read; it may be damaged or use an unusual format."
-        ) from None
 
 
 async def _store(

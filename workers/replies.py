@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from email.message import EmailMessage
 
@@ -56,6 +57,11 @@ async def reply_when_complete(rt: Runtime, message_id: str, *, problem: str | No
             and all(f.status == FileStatus.COMPLETED for f in files)
         ):
             return False
+        message = await session.get(InboundMessage, message_id)
+        assert message is not None
+        # everything the reply needs is read before the claim: reply_sent_at is then set only
+        # right before the reply goes out, never while the job still has work to do
+        outcomes = [await _outcome(session, f) for f in files]
         claimed = await session.exec(
             update(InboundMessage)
             .where(
@@ -68,9 +74,6 @@ async def reply_when_complete(rt: Runtime, message_id: str, *, problem: str | No
         await session.commit()
         if claimed.rowcount != 1:
             return False  # another job sent it, or the message is not parsed yet
-        message = await session.get(InboundMessage, message_id)
-        assert message is not None
-        outcomes = [await _outcome(session, f) for f in files]
     await _send(rt, message, outcomes, problem)
     return True
 
@@ -92,6 +95,16 @@ async def _outcome(session: object, record: FileRecord) -> FileOutcome:
         reason=record.reason,
         reason_message=record.reason_message if status != FileStatus.COMPLETED else None,
     )
+
+
+async def _release_claim(rt: Runtime, message_id: str) -> None:
+    async with rt.sessions() as session:
+        await session.exec(
+            update(InboundMessage)
+            .where(col(InboundMessage.id) == message_id)
+            .values(reply_sent_at=None)
+        )  # type: ignore[call-overload]
+        await session.commit()
 
 
 def build_reply(
@@ -127,15 +140,12 @@ async def _send(
     reply = build_reply(rt, message, outcomes, problem)
     try:
         where = await send_email(rt.settings, reply)
+    except asyncio.CancelledError:  # the worker is stopping: the job's re-run sends it
+        await asyncio.shield(_release_claim(rt, message.id))
+        raise
     except Exception as error:  # the files are done; a lost receipt must not fail the job
         log.exception("reply_failed", error_type=type(error).__name__)
-        async with rt.sessions() as session:
-            await session.exec(
-                update(InboundMessage)
-                .where(col(InboundMessage.id) == message.id)
-                .values(reply_sent_at=None)
-            )  # type: ignore[call-overload]
-            await session.commit()
+        await _release_claim(rt, message.id)
         return
     rt.analytics.log_event(
         EventType.REPLY_SENT,

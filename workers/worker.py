@@ -26,6 +26,8 @@ log = structlog.get_logger(__name__)
 
 # arq's own timeout is a backstop a little past the analysis bound the job enforces itself.
 BACKSTOP_S = 5.0
+# How long a stopping worker lets its running jobs finish before it cancels them.
+STOP_GRACE_S = 3.0
 
 
 def build_worker(
@@ -113,7 +115,30 @@ async def worker_running(
     try:
         yield
     finally:
-        await worker.close()
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await stop_worker(worker, task)
+
+
+async def stop_worker(
+    worker: Worker, run_task: asyncio.Task[None], *, grace_s: float = STOP_GRACE_S
+) -> None:
+    """Stop a worker started with async_run(): no new jobs, the running ones get `grace_s` to
+    finish, the rest are cancelled (arq runs them again later), then the shutdown hooks run.
+
+    arq's close() alone cancels running jobs at once, and a cancellation that lands while a job
+    stores its result escapes close(): on_shutdown is skipped and the process exits with an error.
+    """
+    worker.allow_pick_jobs = False
+    running = [job for job in worker.tasks.values() if not job.done()]
+    if running:
+        _, late = await asyncio.wait(running, timeout=grace_s)
+        for job in late:
+            job.cancel()
+        if late:
+            await asyncio.wait(late)
+    for job_id, job in list(worker.tasks.items()):
+        if job.done():  # as arq's own poll loop does; close() would re-raise their cancellation
+            del worker.tasks[job_id]
+    await worker.close()
+    run_task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await run_task
