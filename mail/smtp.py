@@ -10,7 +10,7 @@ import asyncio
 from typing import Any
 
 import structlog
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, Envelope, Session, syntax
 
 from services.analytics import EventType
 from services.identity import SenderRefused, normalize_address, sender_allowed
@@ -80,19 +80,39 @@ class IngestSMTP(SMTP):
     def __init__(self, handler: IngestHandler, *, line_limit: int, **kwargs: Any) -> None:
         self.line_length_limit = line_limit  # read by SMTP.__init__ for the stream buffer
         self._ingest = handler
+        self._declared_size: int | None = None
         super().__init__(handler, **kwargs)
+
+    @syntax("MAIL FROM: <address>", extended=" [SP <mail-parameters>]")
+    async def smtp_MAIL(self, arg: str | None) -> None:
+        self._declared_size = _declared_size(arg)  # for the rejection event, if it comes
+        await super().smtp_MAIL(arg)
 
     async def push(self, status: str) -> None:
         if status.startswith("552 Error: Too much mail data"):
             self._ingest._reject("message_too_large", limit=self.data_size_limit)
             status = f"552 5.3.4 Message too big; the limit is {self.data_size_limit} bytes"
         elif status.startswith("552 Error: message size exceeds"):
-            self._ingest._reject("message_too_large", limit=self.data_size_limit, declared=True)
+            self._ingest._reject(
+                "message_too_large",
+                limit=self.data_size_limit,
+                declared=True,
+                size=self._declared_size,
+            )
             status = f"552 5.3.4 Message too big; the limit is {self.data_size_limit} bytes"
         elif status.startswith("500 Line too long"):
             self._ingest._reject("line_too_long", limit=self.line_length_limit)
             status = f"500 5.5.2 Line too long; the limit is {self.line_length_limit} bytes"
         await super().push(status)
+
+
+def _declared_size(arg: str | None) -> int | None:
+    """The SIZE=n parameter of a MAIL command (RFC 1870), if any."""
+    for word in (arg or "").split():
+        name, _, value = word.partition("=")
+        if name.upper() == "SIZE" and value.isdigit():
+            return int(value)
+    return None
 
 
 async def start_smtp_server(

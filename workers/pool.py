@@ -66,6 +66,12 @@ class AnalysisPool:
         async with self._slots():  # the time bound starts when a process is free for the call
             return await self._run_now(timeout_s, fn, args, kwargs)
 
+    async def warm_up(self) -> None:
+        """Start every pool process now, so no file's time bound pays for the start-up."""
+        loop = asyncio.get_running_loop()
+        calls = [loop.run_in_executor(self._executor, _noop) for _ in range(self.max_workers)]
+        await asyncio.gather(*calls)
+
     def _slots(self) -> asyncio.Semaphore:
         loop = asyncio.get_running_loop()
         if self._slot_loop is not loop:
@@ -102,6 +108,10 @@ class AnalysisPool:
         for process in list(getattr(self._executor, "_processes", {}).values()):
             process.kill()
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _noop() -> None:
+    return None
 
 
 def _call(fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]) -> T:

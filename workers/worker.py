@@ -51,6 +51,7 @@ def build_worker(
             memory_limit_bytes=settings.analysis_memory_limit_mb * 1024 * 1024,
             preload=["agents.pipeline"],
         )
+        await ctx["pool"].warm_up()
         await recover_unfinished(rt)
 
     async def shutdown(ctx: dict[str, Any]) -> None:

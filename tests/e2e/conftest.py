@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email
 import smtplib
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from email.message import EmailMessage, Message
+from email.policy import SMTP as SMTP_POLICY
 from email.policy import default as default_policy
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlmodel import col, select
@@ -18,6 +21,7 @@ from sqlmodel import col, select
 from mail.smtp import start_smtp_server
 from models import AnalyticsEvent, FileRecord, FileStatus, InboundMessage, KnowledgeItem
 from services.runtime import Runtime
+from services.settings import Settings
 from workers.pool import AnalysisPool
 from workers.worker import worker_running
 
@@ -38,7 +42,7 @@ class Pipeline:
 
     async def send(self, raw: bytes | EmailMessage, *, sender: str = SENDER) -> dict:
         """Deliver over a real SMTP session; returns smtplib's refused-recipients dict."""
-        data = raw.as_bytes() if isinstance(raw, EmailMessage) else raw
+        data = raw.as_bytes(policy=SMTP_POLICY) if isinstance(raw, EmailMessage) else raw
         return await asyncio.to_thread(_smtp_send, self.port, sender, self.ingest_address, data)
 
     async def messages(self) -> list[InboundMessage]:
@@ -77,8 +81,8 @@ class Pipeline:
                 len(parsed) >= messages
                 and all(FileStatus(f.status).is_final for f in files)
                 and all(m.reply_sent_at is not None for m in parsed)
+                and len(await self.events("REPLY_SENT")) >= len(parsed)
             ):
-                await self.rt.analytics.flush()
                 return files
             await asyncio.sleep(0.1)
         raise AssertionError(
@@ -88,7 +92,11 @@ class Pipeline:
     def outbox(self) -> list[Message]:
         """Replies written to the local outbox, oldest first."""
         folder: Path = self.rt.settings.outbox_dir
-        paths = sorted(folder.glob("*.eml")) if folder.exists() else []
+        paths = (
+            sorted(p for p in folder.glob("*.eml") if not p.name.startswith("."))
+            if folder.exists()
+            else []
+        )
         return [email.message_from_bytes(p.read_bytes(), policy=default_policy) for p in paths]
 
 
@@ -107,3 +115,26 @@ async def pipeline(rt: Runtime, analysis_pool: AnalysisPool) -> AsyncIterator[Pi
     finally:
         server.close()
         await server.wait_closed()
+
+
+@contextlib.asynccontextmanager
+async def pipeline_with(
+    settings: Settings, pool: AnalysisPool, **overrides: Any
+) -> AsyncIterator[Pipeline]:
+    """Like the `pipeline` fixture, on a copy of `settings` with `overrides` (e.g. ocr_enabled).
+
+    Use it inside a test (or a module's own fixture) that takes `settings` and `analysis_pool`
+    instead of `pipeline`; several may run one after another on the same database and Redis.
+    """
+    changed = settings.model_copy(update=overrides)
+    rt = await Runtime.open(changed, redis_url=changed.redis_url, migrate=False)
+    try:
+        server = await start_smtp_server(rt)
+        try:
+            async with worker_running(changed, changed.redis_url or "", pool=pool):
+                yield Pipeline(rt)
+        finally:
+            server.close()
+            await server.wait_closed()
+    finally:
+        await rt.close()
