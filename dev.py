@@ -42,7 +42,7 @@ def ensure_environment() -> None:
     STAMP.write_text(wanted)
 
 
-def main(args: list[str]) -> int:
+def main(args: list[str]) -> None:
     ensure_environment()
     os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
     if args[:1] == ["test"]:
@@ -50,8 +50,9 @@ def main(args: list[str]) -> int:
     else:
         command = [str(BIN / "contentmind"), *(args or ["--help"])]
     os.chdir(ROOT)
-    return subprocess.call(command)
+    sys.stdout.flush()
+    os.execv(command[0], command)  # the command takes over this process: Ctrl-C goes to it alone
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    main(sys.argv[1:])

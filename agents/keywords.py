@@ -68,7 +68,7 @@ def dedupe_keywords(
 
 def _keyed(candidate: str, stem: Stem) -> _Keyed | None:
     """The cleaned keyword and its stem set, or ``None`` for a keyword not worth keeping."""
-    keyword = squash(candidate.lower()).strip(_EDGE_CHARS)
+    keyword = _balanced(squash(candidate.lower()).strip(_EDGE_CHARS))
     tokens = keyword.split()
     if not tokens or len(keyword) > _MAX_KEYWORD_CHARS or _is_boilerplate(keyword):
         return None
@@ -76,6 +76,14 @@ def _keyed(candidate: str, stem: Stem) -> _Keyed | None:
         return None  # e.g. "2024-0815 sehr geehrte": a number glued to a phrase
     key = frozenset(stem(word) for word in words(keyword))
     return (keyword, key) if key else None
+
+
+def _balanced(keyword: str) -> str:
+    """Drop brackets left open or closed by the phrase cut: "budget 2026 (eur" → "budget 2026 eur"."""
+    for opening, closing in ("()", "[]", "{}"):
+        if keyword.count(opening) != keyword.count(closing):
+            keyword = keyword.replace(opening, " ").replace(closing, " ")
+    return squash(keyword).strip(_EDGE_CHARS)
 
 
 def _has_letter(token: str) -> bool:

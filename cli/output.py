@@ -6,9 +6,10 @@ import json
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from models import AnalyticsEvent, FileRecord
+from models import AnalyticsEvent, FileRecord, KnowledgeItem
 from services.knowledge import SearchHit
 
 console = Console()
@@ -29,6 +30,22 @@ def file_json(record: FileRecord) -> dict[str, Any]:
         "size": record.size,
         "provenance": record.provenance,
         "created_at": record.created_at.isoformat(),
+    }
+
+
+def item_json(item: KnowledgeItem) -> dict[str, Any]:
+    return {
+        "id": item.id,
+        "title": item.title,
+        "summary": item.summary,
+        "key_points": item.key_points,
+        "keywords": item.keywords,
+        "token_count": item.token_count,
+        "filename": item.original_filename,
+        "source": item.source,
+        "provenance": item.provenance,
+        "file_id": item.file_id,
+        "created_at": item.created_at.isoformat(),
     }
 
 
@@ -66,5 +83,5 @@ def table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
     for column in columns:
         view.add_column(column, overflow="fold")
     for row in rows:
-        view.add_row(*["" if value is None else str(value) for value in row])
+        view.add_row(*["" if value is None else escape(str(value)) for value in row])
     console.print(view)

@@ -6,11 +6,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import typer
+from rich.markup import escape
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from cli.output import event_json, file_json, hit_json, print_json, table
-from models import AnalyticsEvent, FileRecord, User
+from cli.output import console, event_json, file_json, hit_json, item_json, print_json, table
+from models import AnalyticsEvent, FileRecord, InboundMessage, KnowledgeItem, User
 from services.db import create_engine, migrate_async, session_factory
 from services.knowledge import search
 from services.settings import Settings
@@ -81,6 +82,7 @@ async def show_search(
         return
     if not hits:
         typer.echo("No matches.")
+        return
     table("Results", ["title", "file", "snippet"], [[h.title, h.filename, h.snippet] for h in hits])
 
 
@@ -98,10 +100,26 @@ async def show_stats(
         return
     table(
         f"Usage, last {days} days",
-        ["files processed", "files failed", "digests generated", "digests sent", "tokens", "storage MB"],
+        ["files processed", "files failed", "digests generated", "digests sent", "tokens",
+         "storage MB"],
         [[stats.files_processed, stats.files_failed, stats.digests_generated, stats.digests_sent,
           stats.total_tokens, stats.storage_used_mb]],
     )  # fmt: skip
+
+
+async def correlation_family(session: AsyncSession, correlation_id: str) -> list[str]:
+    """An email's correlation id stands for its own events and those of all its files."""
+    message = (
+        await session.exec(
+            select(InboundMessage).where(InboundMessage.correlation_id == correlation_id)
+        )
+    ).first()
+    if message is None:
+        return [correlation_id]
+    files = await session.exec(
+        select(FileRecord.correlation_id).where(FileRecord.inbound_message_id == message.id)
+    )
+    return [correlation_id, *files.all()]
 
 
 async def show_events(
@@ -112,7 +130,8 @@ async def show_events(
         when = (col(AnalyticsEvent.created_at), col(AnalyticsEvent.id))
         statement = select(AnalyticsEvent)
         if correlation_id:
-            statement = statement.where(AnalyticsEvent.correlation_id == correlation_id)
+            family = await correlation_family(session, correlation_id)
+            statement = statement.where(col(AnalyticsEvent.correlation_id).in_(family))
             statement = statement.order_by(*when).limit(limit)
         else:
             statement = statement.order_by(*(c.desc() for c in when)).limit(limit)
@@ -124,6 +143,24 @@ async def show_events(
     table(
         "Events",
         ["time", "event", "correlation id", "details"],
-        [[e.created_at.strftime("%H:%M:%S"), e.event_type, e.correlation_id, e.event_metadata]
+        [[e.created_at.strftime("%H:%M:%S"), e.event_type, e.correlation_id,
+          ", ".join(f"{k}={v}" for k, v in e.event_metadata.items() if v is not None)]
          for e in events],
     )  # fmt: skip
+
+
+async def show_item(settings: Settings, item_id: str, *, as_json: bool) -> None:
+    async with database(settings) as session:
+        item = await session.get(KnowledgeItem, item_id)
+    if item is None:
+        typer.echo(f"No knowledge item {item_id}.", err=True)
+        raise typer.Exit(2)
+    if as_json:
+        print_json(item_json(item))
+        return
+    console.print(f"[bold]{escape(item.title)}[/]  ({escape(item.original_filename)})")
+    console.print(escape(item.summary))
+    for point in item.key_points:
+        console.print(f"  • {escape(point)}")
+    console.print(f"Keywords: {escape(', '.join(item.keywords))}")
+    console.print(f"Tokens: {item.token_count}  backend: {item.backend}")

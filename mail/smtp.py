@@ -65,7 +65,7 @@ class IngestHandler:
         log.info(
             "smtp_accepted", inbound_message_id=receipt.message.id, duplicate=receipt.duplicate
         )
-        return f"250 2.0.0 Accepted for processing as {receipt.message.id}"
+        return f"250 2.0.0 Accepted for processing; reference {receipt.message.correlation_id}"
 
     def _reject(self, reason: str, **details: Any) -> None:
         log.info("ingest_rejected", reason=reason, **details)

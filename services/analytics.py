@@ -45,6 +45,8 @@ class EventType(StrEnum):
     EMAIL_PARSE_DEFECT = "EMAIL_PARSE_DEFECT"
     EMAIL_PARSE_FAILED = "EMAIL_PARSE_FAILED"
     INGEST_REJECTED = "INGEST_REJECTED"
+    IMAP_DISCONNECTED = "IMAP_DISCONNECTED"  # metadata reason: bye | reset | timeout | error
+    IMAP_ERROR = "IMAP_ERROR"  # metadata reason: auth_failed | quarantined | …
     FILE_UPLOAD_INITIATED = "FILE_UPLOAD_INITIATED"
     FILE_RECEIVED = "FILE_RECEIVED"
     FILE_UNPACKED = "FILE_UNPACKED"
@@ -59,8 +61,13 @@ class EventType(StrEnum):
     DIGEST_GENERATED = "DIGEST_GENERATED"
     DIGEST_SENT = "DIGEST_SENT"
     DIGEST_FAILED = "DIGEST_FAILED"
+    DIGEST_DUPLICATE_SUPPRESSED = "DIGEST_DUPLICATE_SUPPRESSED"
+    DIGEST_UNSUBSCRIBED = "DIGEST_UNSUBSCRIBED"
     API_CALLED = "API_CALLED"
     COMMAND_USED = "COMMAND_USED"
+    COMMAND_COMPLETED = "COMMAND_COMPLETED"
+    COMMAND_FAILED = "COMMAND_FAILED"
+    SLACK_EVENT_DUPLICATE = "SLACK_EVENT_DUPLICATE"
 
 
 def scrub(metadata: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -96,6 +103,7 @@ class Analytics:
     _task: asyncio.Task[None] | None = None
     _wake: asyncio.Event | None = None
     _lock: asyncio.Lock | None = None
+    _stopping: bool = False
 
     def log_event(
         self,
@@ -129,7 +137,7 @@ class Analytics:
 
     async def _run(self) -> None:
         assert self._wake is not None
-        while True:
+        while not self._stopping:
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=self.flush_interval_s)
             except TimeoutError:
@@ -153,20 +161,18 @@ class Analytics:
                 try:
                     async with self.engine.begin() as connection:
                         await connection.execute(insert(EVENTS_TABLE), batch)
-                except Exception:
+                except BaseException:  # failed or cancelled mid-write: the batch goes back
                     self._buffer[:0] = batch
                     raise
                 written += len(batch)
             return written
 
     async def close(self) -> None:
-        """Stop the flusher and write what is left."""
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+        """Stop the flusher after its current write, then write what is left."""
+        if self._task is not None and self._wake is not None:
+            self._stopping = True
+            self._wake.set()
+            await self._task
             self._task = None
         await self.flush()
 

@@ -54,8 +54,17 @@ def _dialect(session: AsyncSession) -> str:
 
 
 def query_terms(query: str) -> list[str]:
-    """The words of a user's query; operators and punctuation are never passed through."""
-    return _WORD.findall(query.lower())[:20]
+    """The words of a user's query; operators and punctuation are never passed through.
+
+    Single letters are dropped (they would match half the index); digits stay.
+    """
+    words = _WORD.findall(query.lower())
+    return [w for w in words if len(w) > 1 or w.isdigit()][:20]
+
+
+def _prefix_last(terms: list[str]) -> list[tuple[str, bool]]:
+    """Each term with whether it matches as a prefix: only the last one, as typed so far."""
+    return [(term, i == len(terms) - 1 and len(term) >= 3) for i, term in enumerate(terms)]
 
 
 async def search(
@@ -99,7 +108,9 @@ ORDER BY rank DESC LIMIT :limit
 async def _search_sqlite(
     session: AsyncSession, tenant_id: str, terms: list[str], limit: int, user_id: str | None
 ) -> list[SearchHit]:
-    match = " AND ".join('"' + term.replace('"', "") + '"*' for term in terms)
+    match = " AND ".join(
+        f'"{term}"' + ("*" if prefix else "") for term, prefix in _prefix_last(terms)
+    )
     sql = _SQLITE_SEARCH.format(user_filter="AND k.user_id = :user" if user_id else "")
     params = {"match": match, "tenant": tenant_id, "limit": limit}
     if user_id:
@@ -111,7 +122,7 @@ async def _search_sqlite(
 async def _search_postgres(
     session: AsyncSession, tenant_id: str, terms: list[str], limit: int, user_id: str | None
 ) -> list[SearchHit]:
-    tsquery = " & ".join(f"{term}:*" for term in terms)
+    tsquery = " & ".join(term + (":*" if prefix else "") for term, prefix in _prefix_last(terms))
     sql = _POSTGRES_SEARCH.format(user_filter="AND k.user_id = :user" if user_id else "")
     params = {"tsquery": tsquery, "tenant": tenant_id, "limit": limit}
     if user_id:

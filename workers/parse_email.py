@@ -41,13 +41,14 @@ async def parse_email(ctx: dict[str, Any], inbound_message_id: str) -> str:
             raw = rt.storage.get(message.raw_key)
             parsed = await asyncio.to_thread(parse_message, raw)
             await _record(rt, message, tenant, user, parsed)
-        await _enqueue_pending(rt, message.id)
+        queued = await _enqueue_pending(rt, message.id)
     except Exception as error:  # our own I/O failed (database, storage, Redis): try again later
         log.exception("parse_email_error", error_type=type(error).__name__)
         if ctx.get("job_try", 1) >= rt.settings.job_max_tries:
             raise
         raise Retry(defer=rt.settings.job_retry_backoff_s * ctx.get("job_try", 1)) from error
-    await reply_when_complete(rt, message.id, problem=_problem(message))
+    if not queued:  # nothing left to process: the reply can go out now
+        await reply_when_complete(rt, message.id, problem=_problem(message))
     return "parsed"
 
 
@@ -142,7 +143,8 @@ async def _record_part(
         await mark_failed(rt, record, ContentMindError(text, reason=reason), attempt=0)
 
 
-async def _enqueue_pending(rt: Runtime, message_id: str) -> None:
+async def _enqueue_pending(rt: Runtime, message_id: str) -> int:
+    """Queue every file of the message still pending; returns how many there are."""
     async with rt.sessions() as session:
         pending = (
             await session.exec(
@@ -154,3 +156,4 @@ async def _enqueue_pending(rt: Runtime, message_id: str) -> None:
         ).all()
     for record in pending:
         await enqueue_file(rt, record)
+    return len(pending)

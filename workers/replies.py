@@ -107,6 +107,15 @@ async def _release_claim(rt: Runtime, message_id: str) -> None:
         await session.commit()
 
 
+def tally(outcomes: list[FileOutcome]) -> str:
+    """"2 added, 1 already known, 1 not added" — the parts that are not zero."""
+    known = sum(1 for o in outcomes if o.reason == "duplicate")
+    added = sum(1 for o in outcomes if o.ok) - known
+    failed = sum(1 for o in outcomes if not o.ok)
+    parts = [(added, "added"), (known, "already known"), (failed, "not added")]
+    return ", ".join(f"{n} {words}" for n, words in parts if n) or "nothing to add"
+
+
 def build_reply(
     rt: Runtime, message: InboundMessage, outcomes: list[FileOutcome], problem: str | None
 ) -> EmailMessage:
@@ -117,14 +126,10 @@ def build_reply(
         "problem": problem,
         "correlation_id": message.correlation_id,
     }
-    failed = sum(1 for o in outcomes if not o.ok)
     reply = EmailMessage()
     reply["From"] = rt.settings.mail_from
     reply["To"] = message.sender
-    reply["Subject"] = (
-        f"Re: {message.subject or '(no subject)'} — ContentMind: "
-        f"{len(outcomes) - failed} added, {failed} not added"
-    )
+    reply["Subject"] = f"Re: {message.subject or '(no subject)'} — ContentMind: {tally(outcomes)}"
     reply["Auto-Submitted"] = "auto-replied"
     if message.message_id:
         reply["In-Reply-To"] = f"<{message.message_id}>"

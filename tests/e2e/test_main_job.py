@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from email.message import EmailMessage
 
+from cli.queries import correlation_family
 from services.knowledge import search
 from tests.e2e.conftest import SENDER, Pipeline
 from tests.factories.files import make_docx, make_pdf, make_xlsx
@@ -99,3 +100,13 @@ async def test_sender_gets_a_reply_listing_every_file(pipeline: Pipeline) -> Non
     text = reply.get_body(("plain",)).get_content()
     for name in ("audit.pdf", "hiring.docx", "freight.xlsx"):
         assert f"{name}: added to your knowledge base" in text
+
+
+async def test_the_emails_reference_stands_for_all_its_files_events(pipeline: Pipeline) -> None:
+    """`events --correlation-id <email reference>` covers the email and every file in it."""
+    await pipeline.send(main_email(pipeline.ingest_address))
+    files = await pipeline.wait_done()
+    [message] = await pipeline.messages()
+    async with pipeline.rt.sessions() as session:
+        family = await correlation_family(session, message.correlation_id)
+    assert set(family) == {message.correlation_id, *(f.correlation_id for f in files)}

@@ -1,0 +1,47 @@
+"""Start-up problems get plain words, not tracebacks."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from workers.replies import FileOutcome, tally
+
+
+def _contentmind() -> str:
+    return str(Path(sys.executable).with_name("contentmind"))
+
+
+def test_smtp_port_in_use_is_explained(tmp_path: Path, redis_url: str) -> None:
+    """A taken SMTP port ends with exit 1 and a hint about CONTENTMIND_SMTP_PORT."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {
+            **os.environ,
+            "CONTENTMIND_DATA_DIR": str(tmp_path),
+            "REDIS_URL": redis_url,
+            "CONTENTMIND_SMTP_PORT": str(port),
+        }
+        done = subprocess.run(
+            [_contentmind(), "smtp"], env=env, capture_output=True, text=True, timeout=60
+        )
+    assert done.returncode == 1
+    assert "already in use" in done.stderr and "CONTENTMIND_SMTP_PORT" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def _outcome(ok: bool, reason: str | None = None) -> FileOutcome:
+    return FileOutcome("f", "x", ok, None, None, reason, None)
+
+
+def test_reply_tally_counts_known_files_apart() -> None:
+    """Files already known are not counted as added."""
+    outcomes = [_outcome(True), _outcome(True, "duplicate"), _outcome(False, "empty_file")]
+    assert tally(outcomes) == "1 added, 1 already known, 1 not added"
+    assert tally([_outcome(True, "duplicate")]) == "1 already known"
+    assert tally([]) == "nothing to add"
