@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 from pathlib import Path
 from typing import Annotated
@@ -34,12 +35,22 @@ def _settings() -> Settings:
 
 @app.command()
 def up() -> None:
-    """Run everything for local use: Redis (when REDIS_URL is unset), the worker and SMTP ingest."""
+    """Run everything locally: Redis (if REDIS_URL is unset), worker, SMTP, API, Slack bot."""
     from cli.serve import serve
 
     settings = _settings()
     with redis_url_for(settings) as redis_url:
-        asyncio.run(serve(settings, redis_url, smtp=True, worker=True))
+        asyncio.run(
+            serve(
+                settings,
+                redis_url,
+                smtp=True,
+                worker=True,
+                api=True,
+                slack=True,
+                imap=bool(settings.imap_accounts),
+            )  # fmt: skip
+        )
 
 
 @app.command()
@@ -60,6 +71,44 @@ def smtp() -> None:
     settings = _settings()
     with redis_url_for(settings) as redis_url:
         asyncio.run(serve(settings, redis_url, smtp=True, worker=False))
+
+
+@app.command()
+def imap() -> None:
+    """Run IMAP ingest alone: read the mailboxes in CONTENTMIND_IMAP_ACCOUNTS (see README)."""
+    from cli.serve import serve
+
+    settings = _settings()
+    if not settings.imap_accounts:
+        typer.echo("No IMAP accounts: set CONTENTMIND_IMAP_ACCOUNTS (see README).", err=True)
+        raise typer.Exit(2)
+    with redis_url_for(settings) as redis_url:
+        asyncio.run(serve(settings, redis_url, smtp=False, worker=False, imap=True))
+
+
+@app.command()
+def api() -> None:
+    """Run the HTTP API alone (unsubscribe links) on CONTENTMIND_API_HOST:CONTENTMIND_API_PORT."""
+    from cli.serve import serve
+
+    settings = _settings()
+    with redis_url_for(settings) as redis_url:
+        asyncio.run(serve(settings, redis_url, smtp=False, worker=False, api=True))
+
+
+@app.command()
+def slack() -> None:
+    """Run the Slack bot alone: Socket Mode with an app token, else HTTP on the API's port."""
+    from bot.server import missing_settings
+    from cli.serve import serve
+
+    settings = _settings()
+    missing = missing_settings(settings)
+    if missing:
+        typer.echo("The Slack bot needs " + " and ".join(missing) + " (see README).", err=True)
+        raise typer.Exit(2)
+    with redis_url_for(settings) as redis_url:
+        asyncio.run(serve(settings, redis_url, smtp=False, worker=False, slack=True))
 
 
 @app.command()
@@ -135,6 +184,15 @@ def stats(
 
 
 @app.command()
+def item(
+    item_id: Annotated[str, typer.Argument(help="A knowledge_id from `files` or `search`.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """One knowledge item: title, summary, key points, keywords."""
+    asyncio.run(queries.show_item(_settings(), item_id, as_json=as_json))
+
+
+@app.command()
 def events(
     correlation_id: Annotated[str | None, typer.Option("--correlation-id")] = None,
     limit: int = 100,
@@ -149,15 +207,68 @@ def events(
 
 
 @app.command()
+def digest(
+    user: Annotated[str, typer.Option("--user", help="Email address of the user.")],
+    send: Annotated[bool, typer.Option("--send", help="Send it now (default: print it).")] = False,
+    channel: Annotated[
+        str | None, typer.Option("--channel", help="email or slack (default: the user's choice).")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """USER's digest of what is new, printed as it would go out now, or sent with --send."""
+    from cli.digest import run_digest
+
+    if channel not in (None, "email", "slack"):
+        typer.echo("--channel is email or slack.", err=True)
+        raise typer.Exit(2)
+    settings = _settings()
+    if not send:  # printing needs only the database
+        raise typer.Exit(asyncio.run(run_digest(settings, None, user, send=False,
+                                                channel=channel, as_json=as_json)))  # fmt: skip
+    with redis_url_for(settings) as redis_url:
+        code = asyncio.run(
+            run_digest(settings, redis_url, user, send=True, channel=channel, as_json=as_json)
+        )
+    raise typer.Exit(code)
+
+
+@app.command()
+def outbox(
+    limit: Annotated[int, typer.Option(min=0, help="Newest N (0: all).")] = 20,
+    as_json: JsonOpt = False,
+) -> None:
+    """Mail written to the local outbox (when no relay is configured): date, to, subject."""
+    from cli.digest import show_outbox
+
+    show_outbox(_settings(), limit=limit, as_json=as_json)
+
+
+@app.command()
 def demo(
     timeout: Annotated[float, typer.Option(help="Seconds to wait for processing.")] = 180.0,
 ) -> None:
-    """Start everything on free ports in a temporary data dir, email the examples, show the result."""
+    """Run everything on free ports in a temporary data dir, email the examples, show the result."""
     from cli.demo import run_demo
 
     configure_logging("WARNING", "console")  # the demo's own output is the story
     raise typer.Exit(run_demo(timeout))
 
 
+def main() -> None:
+    """The console entry point: `app` with plain-words answers to common start-up problems."""
+    try:
+        app()
+    except OSError as error:
+        if error.errno != errno.EADDRINUSE:
+            raise
+        typer.echo(
+            f"A port ContentMind needs is already in use ({error.strerror}). Another ContentMind "
+            "may be running; stop it, or choose other ports (CONTENTMIND_SMTP_PORT, "
+            "CONTENTMIND_API_PORT).",
+            err=True,
+        )
+        raise SystemExit(1) from None
+
+
 if __name__ == "__main__":
-    app()
+    main()

@@ -1,4 +1,4 @@
-"""Long-running processes: SMTP ingest, the worker, or both together (`up`)."""
+"""Long-running processes: SMTP ingest, the worker, the HTTP API, or all together (`up`)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,10 @@ import signal
 import structlog
 from rich.console import Console
 
+from api.server import start_api
+from bot.client import SlackNotConfigured
+from bot.server import RunningSlack, start_slack
+from mail.imap import ImapIngest, start_imap_ingest
 from mail.smtp import start_smtp_server
 from services.runtime import Runtime
 from services.settings import Settings
@@ -15,6 +19,28 @@ from workers.worker import build_worker, stop_worker
 
 log = structlog.get_logger(__name__)
 console = Console(stderr=True)
+
+
+async def _start_slack(rt: Runtime, *, api_running: bool) -> RunningSlack:
+    """The Slack bot when it is configured; otherwise a description saying what is missing."""
+    try:
+        return await start_slack(rt, api_running=api_running)
+    except SlackNotConfigured as missing:
+        return RunningSlack(f"not started: {missing}.", _nothing)
+
+
+async def _nothing() -> None:
+    return None
+
+
+def _print_imap(ingest: ImapIngest | None) -> None:
+    """The mailboxes watched (never a password)."""
+    for watcher in ingest.watchers if ingest is not None else []:
+        account = watcher.account
+        console.print(
+            f"[bold]IMAP ingest[/] watching {account.folder} of {account.username} on "
+            f"{account.host}:{account.effective_port} ({account.security.value})"
+        )
 
 
 async def _wait_for_stop() -> None:
@@ -25,11 +51,25 @@ async def _wait_for_stop() -> None:
     await stop.wait()
 
 
-async def serve(settings: Settings, redis_url: str, *, smtp: bool, worker: bool) -> None:
+async def serve(
+    settings: Settings,
+    redis_url: str,
+    *,
+    smtp: bool,
+    worker: bool,
+    api: bool = False,
+    slack: bool = False,
+    imap: bool = False,
+) -> None:
     """Run the chosen pieces in this event loop until SIGINT/SIGTERM, then stop them cleanly."""
     rt = await Runtime.open(settings, redis_url=redis_url)
     server = await start_smtp_server(rt) if smtp else None
-    arq_worker = build_worker(settings, redis_url, handle_signals=False) if worker else None
+    api_server = await start_api(rt) if api else None
+    slack_bot = await _start_slack(rt, api_running=api) if slack else None
+    imap_ingest = await start_imap_ingest(rt) if imap and settings.imap_accounts else None
+    arq_worker = (
+        build_worker(settings, redis_url, handle_signals=False, schedule=True) if worker else None
+    )
     worker_task = asyncio.create_task(arq_worker.async_run()) if arq_worker else None
     if server is not None:
         host, port = server.sockets[0].getsockname()[:2]
@@ -37,14 +77,28 @@ async def serve(settings: Settings, redis_url: str, *, smtp: bool, worker: bool)
         console.print(f"[bold]SMTP ingest[/] on {host}:{port} — send mail to {addresses}")
     if worker_task is not None:
         console.print(f"[bold]Worker[/] running on {redis_url.rsplit('@', 1)[-1]}")
+    if api_server is not None:
+        host, port = api_server.address
+        console.print(
+            f"[bold]API[/] on http://{host}:{port} (links use {settings.public_base_url})"
+        )
+    if slack_bot is not None:
+        console.print(f"[bold]Slack bot[/] {slack_bot.description}")
+    _print_imap(imap_ingest)
     console.print(f"Data in {settings.data_dir.resolve()} — press Ctrl-C to stop.")
     try:
         await _wait_for_stop()
     finally:
         console.print("Stopping…")
+        if imap_ingest is not None:
+            await imap_ingest.stop()
         if server is not None:
             server.close()
             await server.wait_closed()
+        if api_server is not None:
+            await api_server.stop()
+        if slack_bot is not None:
+            await slack_bot.close()
         if arq_worker is not None and worker_task is not None:
             await stop_worker(arq_worker, worker_task)
         await rt.close()

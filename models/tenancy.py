@@ -34,6 +34,7 @@ class User(SQLModel, table=True):
     timezone: str = Field(default="UTC", max_length=64)
     digest_enabled: bool = Field(default=True)
     digest_hour: int = Field(default=8)
+    digest_minute: int = Field(default=0)
     digest_weekdays_only: bool = Field(default=False)
     digest_channel: str = Field(default="email", max_length=16)  # email | slack
     created_at: datetime = Field(default_factory=utcnow)

@@ -14,6 +14,8 @@ log = structlog.get_logger(__name__)
 
 PARSE_EMAIL = "parse_email"
 PROCESS_FILE = "process_file"
+SEND_DIGEST = "send_digest"
+DIGEST_CRON = "digest_cron"
 
 
 def process_file_job_id(file_id: str, generation: int = 0) -> str:
@@ -25,6 +27,10 @@ def process_file_job_id(file_id: str, generation: int = 0) -> str:
 
 def parse_email_job_id(message_id: str) -> str:
     return f"{PARSE_EMAIL}:{message_id}"
+
+
+def send_digest_job_id(digest_id: str) -> str:
+    return f"{SEND_DIGEST}:{digest_id}"
 
 
 async def enqueue_once(

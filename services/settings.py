@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 MIB = 1024 * 1024
@@ -17,6 +18,73 @@ class SenderPolicy(StrEnum):
 
     AUTO = "auto"  # any sender; the tenant is the sender's domain (created on first mail)
     ALLOWLIST = "allowlist"  # only addresses/domains in allowed_senders
+
+
+class ImapSecurity(StrEnum):
+    TLS = "tls"  # implicit TLS (port 993)
+    STARTTLS = "starttls"  # plain connection upgraded with STARTTLS (port 143)
+    PLAIN = "plain"  # no encryption: only for a server on this machine or in tests
+
+
+class ImapAccount(BaseModel):
+    """One mailbox the IMAP poller reads (see README, "IMAP ingest")."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = None  # label in logs and events, and the key of its records
+    host: str
+    port: int | None = None  # default: 993 for tls, 143 otherwise
+    security: ImapSecurity = ImapSecurity.TLS
+    tls_ca_file: Path | None = None  # a private CA or self-signed certificate to trust
+    username: str
+    password: SecretStr
+    folder: str = "INBOX"
+    after_success: str = "seen"  # seen | keyword:<name> | move:<folder>
+    on_error: str = "move:ContentMind/Errors"  # move:<folder> (created if missing) | keyword:<name>
+    use_idle: bool = True  # IDLE when the server offers it, else poll
+    poll_interval_s: float = 60.0
+    idle_timeout_s: float = 300.0  # IDLE is re-issued this often (servers drop it at ~30 min)
+    timeout_s: float = 30.0  # per command (a body download: per chunk received)
+    reconnect_backoff_s: float = 1.0  # after a disconnect; doubles per failure
+    reconnect_backoff_max_s: float = 60.0
+    auth_retry_s: float = 600.0  # after a refused login or a configuration error
+    max_message_bytes: int | None = None  # default: smtp_max_message_bytes, the same rule
+    sender_policy: SenderPolicy | None = None  # default: the global sender_policy
+    allowed_senders: list[str] | None = None  # default: the global allowed_senders
+
+    @field_validator("after_success")
+    @classmethod
+    def _success_action(cls, value: str) -> str:
+        return _mailbox_action(value, allowed=("seen", "keyword", "move"))
+
+    @field_validator("on_error")
+    @classmethod
+    def _error_action(cls, value: str) -> str:
+        return _mailbox_action(value, allowed=("keyword", "move"))
+
+    @property
+    def label(self) -> str:
+        return self.name or f"{self.username}@{self.host}"
+
+    @property
+    def effective_port(self) -> int:
+        return self.port or (993 if self.security is ImapSecurity.TLS else 143)
+
+
+_KEYWORD_FORBIDDEN = set(' (){%*"\\]')
+
+
+def _mailbox_action(value: str, *, allowed: tuple[str, ...]) -> str:
+    """Validate `seen`, `keyword:<atom>` or `move:<folder>`."""
+    kind, sep, target = value.strip().partition(":")
+    kind = kind.lower()
+    if kind not in allowed or (kind == "seen") == bool(sep):
+        raise ValueError(f"expected one of {', '.join(allowed)} (keyword:<name>, move:<folder>)")
+    if kind == "keyword" and (not target or _KEYWORD_FORBIDDEN & set(target)):
+        raise ValueError("a keyword is one word without spaces, parentheses or quotes")
+    if kind == "move" and not target.strip():
+        raise ValueError("move: needs a folder name")
+    return f"{kind}:{target}" if sep else kind
 
 
 class Settings(BaseSettings):
@@ -48,6 +116,9 @@ class Settings(BaseSettings):
     allowed_senders: Annotated[list[str], NoDecode] = Field(
         default_factory=list
     )  # addresses or @domains
+    imap_accounts: Annotated[list[ImapAccount], NoDecode] = Field(
+        default_factory=list
+    )  # a JSON list in the environment; empty: none
 
     # outgoing mail (replies, digests): relay when set, else the local outbox
     relay_host: str | None = None
@@ -75,6 +146,7 @@ class Settings(BaseSettings):
     job_retry_backoff_s: float = 5.0
     job_timeout_s: float = 120.0
     worker_concurrency: int = 4
+    worker_poll_delay_s: float = 0.02  # how often an idle worker asks Redis for jobs
     keep_result_s: int = 3600
     analysis_processes: int = 2
     analysis_memory_limit_mb: int = 2048  # address-space cap per analysis process (0 = none)
@@ -89,6 +161,27 @@ class Settings(BaseSettings):
     llm_model: str = "gpt-4o-mini"
     llm_timeout_s: float = 60.0
 
+    # Slack bot (issue 3): Socket Mode when slack_app_token is set, else HTTP at /slack/events
+    slack_bot_token: SecretStr | None = None  # xoxb-…
+    slack_signing_secret: SecretStr | None = None  # verifies HTTP requests (401 otherwise)
+    slack_app_token: SecretStr | None = None  # xapp-…: Socket Mode, no public URL needed
+    slack_api_base_url: str = "https://slack.com/api/"  # HTTP mode listens on api_host:api_port
+
+    # daily digests (issue 4) and the HTTP API that serves their unsubscribe links
+    digest_cron_minutes: int = 5  # how often the scheduler looks for users whose time has come
+    digest_catch_up_hours: float = 12.0  # a slot missed (workers down) is still sent this late
+    digest_send_empty: bool = False  # a short "nothing new" note instead of no digest
+    digest_lookback_days: int = 7  # items older than this never enter a digest (also the first)
+    digest_group_by: str = "topic"  # topic | source
+    digest_max_items: int = 30  # shown per digest; the rest are counted as "and N more"
+    digest_max_tries: int = 5
+    digest_retry_backoff_s: float = 60.0  # grows per try; a Retry-After from Slack wins
+    digest_unsubscribe_mailto: str | None = None  # an address that handles unsubscribe mail
+    secret_key: SecretStr | None = None  # signs links; unset: generated once in the data dir
+    public_base_url: str = "http://127.0.0.1:8080"  # where people reach the API (links in mail)
+    api_host: str = "127.0.0.1"
+    api_port: int = 8080
+
     log_format: str = "auto"  # auto | json | console
     log_level: str = "INFO"
 
@@ -99,6 +192,27 @@ class Settings(BaseSettings):
         if isinstance(values, str):
             values = values.split(",")
         return [value.strip().lower() for value in values if value.strip()]
+
+    @field_validator("slack_bot_token", "slack_signing_secret", "slack_app_token", mode="before")
+    @classmethod
+    def _unset_when_empty(cls, value: object) -> object:
+        """An empty variable (as compose files pass them) means not set."""
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @property
+    def slack_configured(self) -> bool:
+        """A bot token plus a way to receive events (an app token or a signing secret)."""
+        return self.slack_bot_token is not None and (
+            self.slack_app_token is not None or self.slack_signing_secret is not None
+        )
+
+    @field_validator("imap_accounts", mode="before")
+    @classmethod
+    def _imap_accounts_json(cls, value: object) -> object:
+        """CONTENTMIND_IMAP_ACCOUNTS='[{"host": …}, …]'; an empty value means no accounts."""
+        if isinstance(value, str):
+            return json.loads(value) if value.strip() else []
+        return value
 
     @property
     def storage_dir(self) -> Path:

@@ -94,6 +94,7 @@ def postgres_db() -> Iterator[str]:
 
 
 TABLES = "analytics_event, knowledge_item, file_record, inbound_message, app_user, tenant"
+TABLES += ", imap_processed_message, imap_folder_state"  # IMAP ingest bookkeeping
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -23,6 +23,7 @@ from services.runtime import Runtime
 from workers.outcomes import log_processed, mark_deduped, mark_failed, save_status
 from workers.pool import AnalysisPool
 from workers.replies import reply_when_complete
+from workers.slack_replies import reply_in_slack
 
 log = structlog.get_logger(__name__)
 
@@ -45,6 +46,7 @@ async def process_file(ctx: dict[str, Any], file_id: str) -> str:
     if FileStatus(record.status).is_final:
         if record.inbound_message_id:  # a re-run after a stop mid-reply still owes the reply
             await reply_when_complete(rt, record.inbound_message_id)
+        await reply_in_slack(rt, record)
         return record.status
     try:
         final = await _run(rt, ctx["pool"], record)
@@ -57,6 +59,7 @@ async def process_file(ctx: dict[str, Any], file_id: str) -> str:
         raise Retry(defer=rt.settings.job_retry_backoff_s * ctx.get("job_try", 1)) from error
     if final.inbound_message_id:
         await reply_when_complete(rt, final.inbound_message_id)
+    await reply_in_slack(rt, final)  # files shared in Slack: the card in the file's thread
     return final.status
 
 

@@ -10,17 +10,23 @@ from typing import Any
 import structlog
 from arq import Worker
 from arq.connections import RedisSettings
+from arq.cron import CronJob, cron
 from arq.worker import func
 from sqlmodel import col, select
 
+from bot.keys import FETCH_SLACK_FILE, SLACK_COMMAND
 from models import FileRecord, FileStatus, InboundMessage, MessageStatus
+from services.digest_delivery import build_kit
 from services.intake import enqueue_file, enqueue_parse
-from services.queue import PARSE_EMAIL, PROCESS_FILE
+from services.queue import DIGEST_CRON, PARSE_EMAIL, PROCESS_FILE, SEND_DIGEST
 from services.runtime import Runtime
 from services.settings import Settings
+from workers.digests import KIT, digest_cron, recover_digests, send_digest
 from workers.parse_email import parse_email
 from workers.pool import AnalysisPool
 from workers.process_file import process_file
+from workers.slack_commands import slack_command
+from workers.slack_files import fetch_slack_file
 
 log = structlog.get_logger(__name__)
 
@@ -37,10 +43,12 @@ def build_worker(
     handle_signals: bool = True,
     burst: bool = False,
     pool: AnalysisPool | None = None,
+    schedule: bool = False,
 ) -> Worker:
     """An arq Worker whose jobs share one Runtime and one analysis pool via ctx.
 
     A caller may lend its own `pool` (kept open after the worker stops), e.g. tests.
+    `schedule` adds the digest cron (long-running workers: `contentmind worker`, `up`).
     """
 
     async def startup(ctx: dict[str, Any]) -> None:
@@ -52,7 +60,10 @@ def build_worker(
             preload=["agents.pipeline"],
         )
         await ctx["pool"].warm_up()
+        ctx[KIT] = build_kit(rt)
         await recover_unfinished(rt)
+        if schedule:
+            await recover_digests(rt)
 
     async def shutdown(ctx: dict[str, Any]) -> None:
         if "pool" in ctx and pool is None:
@@ -70,7 +81,26 @@ def build_worker(
                 max_tries=settings.job_max_tries + 1,
             ),
             func(parse_email, name=PARSE_EMAIL, timeout=timeout, max_tries=settings.job_max_tries),
+            func(
+                fetch_slack_file,
+                name=FETCH_SLACK_FILE,
+                timeout=timeout,
+                max_tries=settings.job_max_tries + 1,
+            ),
+            func(
+                slack_command,
+                name=SLACK_COMMAND,
+                timeout=timeout,
+                max_tries=settings.digest_max_tries + 1,
+            ),
+            func(
+                send_digest,
+                name=SEND_DIGEST,
+                timeout=timeout,
+                max_tries=settings.digest_max_tries + 3,  # our own attempt count ends it first
+            ),
         ],
+        cron_jobs=[digest_schedule(settings, timeout)] if schedule else None,
         redis_settings=RedisSettings.from_dsn(redis_url),
         queue_name=settings.queue_name,
         on_startup=startup,
@@ -79,8 +109,20 @@ def build_worker(
         keep_result=settings.keep_result_s,
         handle_signals=handle_signals,
         burst=burst,
-        poll_delay=0.2,
+        poll_delay=settings.worker_poll_delay_s,
     )
+
+
+def digest_schedule(settings: Settings, timeout: float) -> CronJob:
+    """The digest cron: every `digest_cron_minutes` (unique per slot; the database decides).
+
+    Its timeout is the other jobs' one: arq keeps every job's in-progress key for the longest
+    function timeout (+ 10 s), so a cron left at arq's default (300 s) would keep a crashed
+    worker's job from being picked up for five minutes.
+    """
+    step = max(1, min(settings.digest_cron_minutes, 60))
+    minutes = set(range(0, 60, step))
+    return cron(digest_cron, name=DIGEST_CRON, minute=minutes, second=0, timeout=timeout)
 
 
 async def recover_unfinished(rt: Runtime) -> None:

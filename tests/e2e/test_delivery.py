@@ -105,8 +105,8 @@ async def test_same_message_delivered_twice_is_stored_and_answered_once(
     await asyncio.sleep(1.0)  # room for any (wrong) second parse, file job or reply
 
     [message] = await pipeline.messages()
-    assert message.id.encode() in first.data[1]
-    assert message.id.encode() in second.data[1] and message.id.encode() in late.data[1]
+    assert message.correlation_id.encode() in first.data[1]
+    assert message.correlation_id.encode() in second.data[1] and message.correlation_id.encode() in late.data[1]
     assert [f.id for f in await pipeline.files()] == [file.id]
     assert file.status == "completed" and len(await pipeline.items()) == 1
     events = await pipeline.events()

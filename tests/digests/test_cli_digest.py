@@ -1,0 +1,69 @@
+"""`contentmind digest` and `contentmind outbox` as separate processes on the test's database."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import uuid
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from models.base import utcnow
+from services.runtime import Runtime
+from tests.digests.conftest import Factory, digests
+from tests.e2e.processes import CONTENTMIND, clean_environment
+
+
+def run(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [CONTENTMIND, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=90
+    )
+
+
+async def test_digest_prints_then_sends_and_outbox_lists_it(
+    rt: Runtime, factory: Factory, tmp_path: Path
+) -> None:
+    """digest prints without sending; --send writes the .eml; outbox lists date, to, subject."""
+    env = clean_environment(
+        CONTENTMIND_DATA_DIR=str(rt.settings.data_dir),
+        DATABASE_URL=rt.settings.effective_database_url,
+        REDIS_URL=rt.settings.redis_url or "",
+        CONTENTMIND_QUEUE_NAME=f"test:{uuid.uuid4().hex[:8]}",
+        CONTENTMIND_LOG_FORMAT="json",
+    )
+    dana = await factory.user("dana@acme.example")
+    await factory.item(dana, "Harbour <survey>", at=utcnow() - timedelta(hours=2),
+                       keywords=["harbour"], key_points=["Quay 4 needs repair"])  # fmt: skip
+
+    printed = await asyncio.to_thread(run, env, tmp_path, "digest", "--user", "dana@acme.example")
+    assert printed.returncode == 0, printed.stderr[-2000:]
+    assert printed.stdout.startswith("Subject: Your ContentMind digest for ")
+    assert "Harbour <survey>" in printed.stdout and "- Quay 4 needs repair" in printed.stdout
+    blocks = await asyncio.to_thread(run, env, tmp_path, "digest", "--user", "dana@acme.example",
+                                     "--channel", "slack")  # fmt: skip
+    assert any("Harbour &lt;survey&gt;" in json.dumps(b) for b in json.loads(blocks.stdout))
+    assert not rt.settings.outbox_dir.exists()  # printing sends nothing
+
+    sent = await asyncio.to_thread(run, env, tmp_path, "digest", "--user", "dana@acme.example",
+                                   "--send", "--json")  # fmt: skip
+    assert sent.returncode == 0, sent.stderr[-2000:]
+    result: dict[str, Any] = json.loads(sent.stdout)
+    assert (result["status"], result["reason"]) == ("sent", None)
+
+    listed = await asyncio.to_thread(run, env, tmp_path, "outbox", "--json")
+    [entry] = json.loads(listed.stdout)
+    assert entry["to"] == "dana@acme.example"
+    assert entry["subject"].endswith(": 1 new item") and entry["date"]
+    assert Path(entry["file"]).parent == rt.settings.outbox_dir
+
+    rows = {d.id: d for d in await digests(rt)}
+    assert rows[result["digest_id"]].status == "sent"
+    assert rows[result["digest_id"]].type == "on_demand"
+    assert sorted(d.status for d in rows.values()) == ["sent", "skipped", "skipped"]  # 2 previews
+    again = await asyncio.to_thread(run, env, tmp_path, "digest", "--user", "dana@acme.example",
+                                    "--send", "--json")  # fmt: skip
+    assert json.loads(again.stdout)["status"] == "sent"  # a "nothing new" note, asked for
+    unknown = await asyncio.to_thread(run, env, tmp_path, "digest", "--user", "nobody@acme.example")
+    assert unknown.returncode == 2 and "No user with the address" in unknown.stderr
