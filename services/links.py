@@ -10,28 +10,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from urllib.parse import quote
 
-from itsdangerous import BadSignature, URLSafeSerializer
-
 from services.settings import Settings
+from services.signing import SignedIds
 from services.unsubscribe import load_secret_key
 
 _SALT = "contentmind.item-link.v1"
 ITEM_PATH = "/items/"
 
 
-class ItemTokens:
-    def __init__(self, secret: str) -> None:
-        self._serializer = URLSafeSerializer(secret, salt=_SALT)
+class ItemTokens(SignedIds):
+    """Make and check the token in an item page's link."""
 
-    def make(self, item_id: str) -> str:
-        return str(self._serializer.dumps(item_id))
-
-    def read(self, token: str) -> str | None:
-        try:
-            value = self._serializer.loads(token)
-        except BadSignature:
-            return None
-        return value if isinstance(value, str) else None
+    salt = _SALT
 
 
 def item_links(settings: Settings) -> Callable[[str], str | None]:

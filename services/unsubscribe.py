@@ -13,9 +13,8 @@ import tempfile
 from pathlib import Path
 from urllib.parse import quote
 
-from itsdangerous import BadSignature, URLSafeSerializer
-
 from services.settings import Settings
+from services.signing import SignedIds
 
 SECRET_FILE = "secret_key"
 _SALT = "contentmind.digest-unsubscribe.v1"
@@ -47,22 +46,10 @@ def _create_secret(path: Path) -> None:
         os.unlink(tmp)
 
 
-class UnsubscribeTokens:
+class UnsubscribeTokens(SignedIds):
     """Make and check the token in a user's unsubscribe link (it does not expire)."""
 
-    def __init__(self, secret: str) -> None:
-        self._serializer = URLSafeSerializer(secret, salt=_SALT)
-
-    def make(self, user_id: str) -> str:
-        return str(self._serializer.dumps(user_id))
-
-    def read(self, token: str) -> str | None:
-        """The user id in a valid token, else None."""
-        try:
-            value = self._serializer.loads(token)
-        except BadSignature:
-            return None
-        return value if isinstance(value, str) else None
+    salt = _SALT
 
 
 def unsubscribe_url(settings: Settings, token: str) -> str:
