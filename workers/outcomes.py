@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import structlog
+from sqlalchemy import update
+from sqlmodel import col
 
 from models import FileRecord, FileStatus, KnowledgeItem
 from models.base import utcnow
@@ -24,18 +26,19 @@ def _ids(record: FileRecord) -> dict[str, Any]:
 
 
 async def save_status(rt: Runtime, record: FileRecord, **changes: Any) -> FileRecord:
-    """Apply changes to the record and commit them."""
+    """Commit changes to the record (one UPDATE by primary key, no read) and apply them to it."""
+    now = utcnow()
+    changes["updated_at"] = now
+    if "status" in changes and FileStatus(changes["status"]).is_final:
+        changes["completed_at"] = now
     async with rt.sessions() as session:
-        fresh = await session.get(FileRecord, record.id)
-        assert fresh is not None
-        for key, value in changes.items():
-            setattr(fresh, key, value)
-        fresh.updated_at = utcnow()
-        if "status" in changes and FileStatus(changes["status"]).is_final:
-            fresh.completed_at = fresh.updated_at
-        session.add(fresh)
+        await session.exec(
+            update(FileRecord).where(col(FileRecord.id) == record.id).values(**changes)
+        )  # type: ignore[call-overload]
         await session.commit()
-        return fresh
+    for key, value in changes.items():  # the caller's copy now matches the row
+        setattr(record, key, value)
+    return record
 
 
 async def mark_failed(

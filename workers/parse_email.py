@@ -7,7 +7,8 @@ from typing import Any
 
 import structlog
 from arq import Retry
-from sqlmodel import select
+from sqlalchemy import update
+from sqlmodel import col, select
 
 from mail.parse import MailPart, ParsedMail, parse_message
 from models import FileRecord, FileSource, FileStatus, InboundMessage, MessageStatus, Tenant, User
@@ -40,8 +41,10 @@ async def parse_email(ctx: dict[str, Any], inbound_message_id: str) -> str:
         if message.status == MessageStatus.RECEIVED:
             raw = rt.storage.get(message.raw_key)
             parsed = await asyncio.to_thread(parse_message, raw)
-            await _record(rt, message, tenant, user, parsed)
-        queued = await _enqueue_pending(rt, message.id)
+            created = await _record(rt, message, tenant, user, parsed)
+            queued = await _enqueue(rt, created)
+        else:  # a re-run: what an earlier run recorded may not be queued yet
+            queued = await _enqueue_pending(rt, message.id)
     except Exception as error:  # our own I/O failed (database, storage, Redis): try again later
         log.exception("parse_email_error", error_type=type(error).__name__)
         if ctx.get("job_try", 1) >= rt.settings.job_max_tries:
@@ -63,27 +66,35 @@ def _problem(message: InboundMessage) -> str | None:
 
 async def _record(
     rt: Runtime, message: InboundMessage, tenant: Tenant, user: User, parsed: ParsedMail
-) -> None:
+) -> list[FileRecord]:
+    """A FileRecord per part; returns the records of the message (new or from an earlier run)."""
     _log_parse_events(rt, message, parsed)
     parts = parsed.parts[: rt.settings.max_attachments]
+    records = []
     for index, part in enumerate(parts):
-        await _record_part(rt, message, tenant, user, index, part)
+        record = await _record_part(rt, message, tenant, user, index, part)
+        if record is not None:
+            records.append(record)
     status = MessageStatus.PARSED
     if not parsed.parts and "boundary_not_found" in parsed.defects:
         status = MessageStatus.FAILED
         rt.analytics.log_event(
             EventType.EMAIL_PARSE_FAILED, metadata={"reason": "boundary_not_found"}
         )
+    changes = {
+        "subject": parsed.subject,
+        "body_text": parsed.body_text,
+        "defects": list(parsed.defects),
+        "status": status,
+    }
     async with rt.sessions() as session:
-        fresh = await session.get(InboundMessage, message.id)
-        assert fresh is not None
-        fresh.subject = parsed.subject
-        fresh.body_text = parsed.body_text
-        fresh.defects = list(parsed.defects)
-        fresh.status = status
-        session.add(fresh)
+        await session.exec(
+            update(InboundMessage).where(col(InboundMessage.id) == message.id).values(**changes)
+        )  # type: ignore[call-overload]
         await session.commit()
-    message.defects = list(parsed.defects)
+    for key, value in changes.items():
+        setattr(message, key, value)
+    return records
 
 
 def _log_parse_events(rt: Runtime, message: InboundMessage, parsed: ParsedMail) -> None:
@@ -117,7 +128,7 @@ def _log_parse_events(rt: Runtime, message: InboundMessage, parsed: ParsedMail) 
 
 async def _record_part(
     rt: Runtime, message: InboundMessage, tenant: Tenant, user: User, index: int, part: MailPart
-) -> None:
+) -> FileRecord | None:
     try:
         record, created = await add_file(
             rt,
@@ -137,10 +148,11 @@ async def _record_part(
         )
     except Exception:  # one part that cannot be stored never sinks its siblings
         log.exception("part_store_failed", index=index)
-        return
+        return None
     if created and part.failure is not None:
         reason, text = part.failure
-        await mark_failed(rt, record, ContentMindError(text, reason=reason), attempt=0)
+        record = await mark_failed(rt, record, ContentMindError(text, reason=reason), attempt=0)
+    return record
 
 
 async def _enqueue_pending(rt: Runtime, message_id: str) -> int:
@@ -154,6 +166,12 @@ async def _enqueue_pending(rt: Runtime, message_id: str) -> int:
                 )
             )
         ).all()
+    return await _enqueue(rt, list(pending))
+
+
+async def _enqueue(rt: Runtime, records: list[FileRecord]) -> int:
+    """Queue the records still pending; returns how many there are."""
+    pending = [r for r in records if r.status == FileStatus.PENDING]
     for record in pending:
         await enqueue_file(rt, record)
     return len(pending)

@@ -61,7 +61,14 @@ async def reply_when_complete(rt: Runtime, message_id: str, *, problem: str | No
         assert message is not None
         # everything the reply needs is read before the claim: reply_sent_at is then set only
         # right before the reply goes out, never while the job still has work to do
-        outcomes = [await _outcome(session, f) for f in files]
+        item_ids = [f.knowledge_id for f in files if f.knowledge_id]
+        items = {}
+        if item_ids:
+            found = await session.exec(
+                select(KnowledgeItem).where(col(KnowledgeItem.id).in_(item_ids))
+            )
+            items = {item.id: item for item in found}
+        outcomes = [_outcome(f, items.get(f.knowledge_id or "")) for f in files]
         claimed = await session.exec(
             update(InboundMessage)
             .where(
@@ -78,10 +85,7 @@ async def reply_when_complete(rt: Runtime, message_id: str, *, problem: str | No
     return True
 
 
-async def _outcome(session: object, record: FileRecord) -> FileOutcome:
-    item = None
-    if record.knowledge_id:
-        item = await session.get(KnowledgeItem, record.knowledge_id)  # type: ignore[attr-defined]
+def _outcome(record: FileRecord, item: KnowledgeItem | None) -> FileOutcome:
     status = FileStatus(record.status)
     words = OUTCOME_WORDS[status]
     if record.reason == "duplicate":
@@ -108,7 +112,7 @@ async def _release_claim(rt: Runtime, message_id: str) -> None:
 
 
 def tally(outcomes: list[FileOutcome]) -> str:
-    """"2 added, 1 already known, 1 not added" — the parts that are not zero."""
+    """ "2 added, 1 already known, 1 not added" — the parts that are not zero."""
     known = sum(1 for o in outcomes if o.reason == "duplicate")
     added = sum(1 for o in outcomes if o.ok) - known
     failed = sum(1 for o in outcomes if not o.ok)

@@ -17,6 +17,7 @@ from services.intake import NewFile, add_file, enqueue_file
 from services.knowledge import search
 from services.settings import Settings
 from tests.e2e.conftest import SENDER, Pipeline, pipeline_with
+from tests.extraction.helpers import needs_tesseract
 from tests.factories.files import (
     make_docx,
     make_pdf,
@@ -213,6 +214,7 @@ async def test_028_zip_bomb_docx_is_refused_quickly_and_sibling_extracted(
 # --- 031: scans without a text layer -------------------------------------------------------
 
 
+@needs_tesseract
 async def test_031_scanned_pdf_and_jpeg_are_read_by_ocr(pipeline: Pipeline) -> None:
     """With OCR, an image-only PDF and a JPEG of an invoice both become knowledge with its text."""
     await pipeline.send(
