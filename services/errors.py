@@ -96,4 +96,19 @@ class TransientError(ContentMindError):
 
     reason = "transient_error"
     permanent = False
-    default_message = "A temporary problem stopped processing; it will be retried."
+    default_message = "A temporary problem stopped processing."
+
+
+def given_up(error: ContentMindError, tries: int) -> ContentMindError:
+    """A temporary failure that lasted through every try, told as what it now is: final."""
+    if error.permanent:
+        return error
+    noun = "try" if tries == 1 else "tries"
+    final = type(error).__new__(type(error))  # same class, reason and details; no __init__
+    final.__dict__.update(error.__dict__)
+    final.user_message = (
+        f"{error.user_message} It did not work after {tries} {noun}; send the file again to "
+        "try once more."
+    )
+    final.args = (final.user_message,)
+    return final

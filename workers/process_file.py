@@ -8,15 +8,17 @@ from typing import Any
 
 import structlog
 from arq import Retry
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import select
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from agents.llm import LLMConfig
 from agents.pipeline import FileAnalysis, safe_analyze
 from models import FileRecord, FileStatus, KnowledgeItem
 from models.base import utcnow
 from services.analytics import EventType
-from services.errors import ContentMindError, TooLarge, WorkerCrash
+from services.errors import ContentMindError, TooLarge, WorkerCrash, given_up
 from services.extraction import ExtractionLimits, detect_type
 from services.knowledge import add_item
 from services.runtime import Runtime
@@ -34,6 +36,9 @@ async def process_file(ctx: dict[str, Any], file_id: str) -> str:
     structlog.contextvars.clear_contextvars()
     async with rt.sessions() as session:
         record = await session.get(FileRecord, file_id)
+        existing = None
+        if record is not None and not FileStatus(record.status).is_final:
+            existing = await _existing_item(session, record)
     if record is None:
         log.warning("file_missing", file_id=file_id)
         return "missing"
@@ -49,7 +54,7 @@ async def process_file(ctx: dict[str, Any], file_id: str) -> str:
         await reply_in_slack(rt, record)
         return record.status
     try:
-        final = await _run(rt, ctx["pool"], record)
+        final = await _run(rt, ctx["pool"], record, existing)
     except (Retry, asyncio.CancelledError):
         raise
     except Exception as error:  # our own I/O failed (database, storage): try again later
@@ -63,8 +68,9 @@ async def process_file(ctx: dict[str, Any], file_id: str) -> str:
     return final.status
 
 
-async def _run(rt: Runtime, pool: AnalysisPool, record: FileRecord) -> FileRecord:
-    existing = await _existing_item(rt, record)
+async def _run(
+    rt: Runtime, pool: AnalysisPool, record: FileRecord, existing: KnowledgeItem | None
+) -> FileRecord:
     if existing is not None and existing.file_id != record.id:
         return await mark_deduped(rt, record, existing)
     attempt = record.attempts + 1
@@ -84,7 +90,7 @@ async def _run(rt: Runtime, pool: AnalysisPool, record: FileRecord) -> FileRecor
         return await _analyze_and_store(rt, pool, record, data)
     except ContentMindError as error:
         if error.permanent or attempt >= settings.job_max_tries:
-            return await mark_failed(rt, record, error, attempt)
+            return await mark_failed(rt, record, given_up(error, attempt), attempt)
         await _retry_later(rt, record, error, attempt)
         raise AssertionError("unreachable") from None
 
@@ -106,12 +112,12 @@ async def _retry_later(
     raise Retry(defer=defer)
 
 
-async def _existing_item(rt: Runtime, record: FileRecord) -> KnowledgeItem | None:
-    async with rt.sessions() as session:
-        statement = select(KnowledgeItem).where(
-            KnowledgeItem.tenant_id == record.tenant_id, KnowledgeItem.sha256 == record.sha256
-        )
-        return (await session.exec(statement)).first()
+async def _existing_item(session: AsyncSession, record: FileRecord) -> KnowledgeItem | None:
+    """The tenant's item of the same content, if one exists."""
+    statement = select(KnowledgeItem).where(
+        KnowledgeItem.tenant_id == record.tenant_id, KnowledgeItem.sha256 == record.sha256
+    )
+    return (await session.exec(statement)).first()
 
 
 def limits_from(rt: Runtime) -> ExtractionLimits:
@@ -180,26 +186,33 @@ async def _store(
         original_filename=record.original_filename,
         provenance=record.provenance,
     )
+    now = utcnow()
+    changes = {
+        "status": FileStatus.COMPLETED,
+        "knowledge_id": item.id,
+        "detected_type": extracted.detected_type,
+        "reason": None,
+        "reason_message": None,
+        "details": {**record.details, **_public_metadata(extracted.metadata)},
+        "updated_at": now,
+        "completed_at": now,
+    }
     async with rt.sessions() as session:
-        fresh = await session.get(FileRecord, record.id)
-        assert fresh is not None
-        fresh.status = FileStatus.COMPLETED
-        fresh.knowledge_id = item.id
-        fresh.detected_type = extracted.detected_type
-        fresh.reason = fresh.reason_message = None
-        fresh.details = {**record.details, **_public_metadata(extracted.metadata)}
-        fresh.updated_at = fresh.completed_at = utcnow()
-        session.add(fresh)
         try:
             await add_item(session, item)  # the item and the record's completion commit together
+            await session.exec(
+                update(FileRecord).where(col(FileRecord.id) == record.id).values(**changes)
+            )  # type: ignore[call-overload]
             await session.commit()
         except IntegrityError:  # the same content finished first in another job
             await session.rollback()
-            existing = await _existing_item(rt, record)
+            existing = await _existing_item(session, record)
             assert existing is not None
             return await mark_deduped(rt, record, existing)
-    log_processed(rt, fresh, item, elapsed_ms)
-    return fresh
+    for key, value in changes.items():
+        setattr(record, key, value)
+    log_processed(rt, record, item, elapsed_ms)
+    return record
 
 
 def _public_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
