@@ -67,7 +67,9 @@ class SlackFileUnavailable(SlackFileError):
 class SlackDownloadTransient(SlackFileError):
     reason = "slack_download_failed"
     permanent = False
-    default_message = "Slack could not be reached to download the file; it will be retried."
+    default_message = (
+        "Slack did not deliver the file (it could not be reached, or answered with an error)."
+    )
 
 
 @dataclass(frozen=True)

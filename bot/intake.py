@@ -6,9 +6,10 @@ and the non-2xx answer makes Slack deliver it again. Redis calls are bounded in 
 answer always leaves well within Slack's 3 seconds.
 
 Slack redelivers an event (same event_id, X-Slack-Retry-Num ≥ 1) when it saw no timely answer,
-and one upload arrives twice (a message event and a file_shared event). Markers by event id and
-by (file, channel) live a day — far past Slack's last retry — so neither creates work twice,
-while a retry whose first delivery never arrived is processed like a first delivery.
+and one upload arrives twice (a message event and a file_shared event, in either order). Markers
+by event id and by share (the message that carried the file) live a day — far past Slack's last
+retry — so neither creates work twice, while a retry whose first delivery never arrived is
+processed like a first delivery, and sharing the file again is a new share.
 """
 
 from __future__ import annotations
@@ -23,8 +24,10 @@ from arq.connections import ArqRedis
 from bot.keys import (
     EVENT_TTL_S,
     FETCH_SLACK_FILE,
+    IN_MESSAGE_TTL_S,
     event_key,
     fetch_job_id,
+    in_message_key,
     share_key,
 )
 from bot.shares import FileShare
@@ -55,29 +58,43 @@ async def first_delivery(rt: Runtime, body: dict[str, Any], *, retry: int) -> bo
     key = event_key(str(body.get("team_id") or ""), event_id)
     if await _claim(rt.require_redis(), key):
         return True
-    _log_duplicate(rt, kind="event", event_id=event_id, retry=retry)
+    log_duplicate(rt, kind="event", event_id=event_id, retry=retry)
     return False
 
 
 async def enqueue_shares(
     rt: Runtime, shares: Iterable[FileShare], *, body: dict[str, Any], retry: int
 ) -> int:
-    """Queue one fetch job per new (file, channel); returns how many were queued.
+    """Queue one fetch job per new share; returns how many were queued.
 
-    On any failure every marker this call set (and the event's) is removed before re-raising.
+    A share from a message event is keyed by its message (a re-share in the same channel is a
+    new message, so it is answered again). A file_shared event names no message: when a message
+    event already brought the file to that channel it is the same upload and is dropped here;
+    otherwise its job waits `slack_file_shared_delay_s` and drops itself if the message event
+    came meanwhile (Slack does not order the two). On any failure every marker this call set
+    (and the event's) is removed before re-raising.
     """
     redis = rt.require_redis()
     claimed: list[str] = []
     try:
         queued = 0
         for share in shares:
-            key = share_key(share.team_id, share.file_id, share.channel_id)
+            if share.message_ts is None:
+                queued += await _enqueue_announced(rt, share, retry=retry)
+                continue
+            key = share_key(share.team_id, share.file_id, share.channel_id, share.message_ts)
             if not await _claim(redis, key):
-                _log_duplicate(rt, kind="file", event_id=share.event_id, retry=retry,
+                log_duplicate(rt, kind="file", event_id=share.event_id, retry=retry,
                                file_id=share.file_id)  # fmt: skip
                 continue
             claimed.append(key)
-            await _enqueue(rt, share)
+            async with asyncio.timeout(REDIS_BUDGET_S):
+                await redis.set(
+                    in_message_key(share.team_id, share.file_id, share.channel_id),
+                    share.message_ts,
+                    ex=IN_MESSAGE_TTL_S,
+                )
+            await _enqueue(rt, share, share.message_ts)
             queued += 1
         return queued
     except BaseException:
@@ -85,16 +102,37 @@ async def enqueue_shares(
         raise
 
 
-async def _enqueue(rt: Runtime, share: FileShare) -> None:
+async def _enqueue_announced(rt: Runtime, share: FileShare, *, retry: int) -> int:
+    """A file_shared event's share: queued (after a short wait) unless a message brought it."""
+    if await seen_in_message(rt, share):
+        log_duplicate(rt, kind="file", event_id=share.event_id, retry=retry,
+                       file_id=share.file_id)  # fmt: skip
+        return 0
+    await _enqueue(
+        rt, share, f"fs-{share.event_id or share.correlation_id}",
+        defer_s=rt.settings.slack_file_shared_delay_s,
+    )  # fmt: skip
+    return 1
+
+
+async def seen_in_message(rt: Runtime, share: FileShare) -> bool:
+    """True when a message event brought this file to this channel in the last minutes."""
+    key = in_message_key(share.team_id, share.file_id, share.channel_id)
+    async with asyncio.timeout(REDIS_BUDGET_S):
+        return bool(await rt.require_redis().exists(key))
+
+
+async def _enqueue(rt: Runtime, share: FileShare, which: str, *, defer_s: float = 0) -> None:
     async with asyncio.timeout(REDIS_BUDGET_S):
         await enqueue_once(
             rt.require_redis(),
             rt.analytics,
             queue_name=rt.settings.queue_name,
             function=FETCH_SLACK_FILE,
-            job_id=fetch_job_id(share.team_id, share.file_id, share.channel_id),
+            job_id=fetch_job_id(share.team_id, share.file_id, share.channel_id, which),
             args=(share.as_job(),),
             event_ids={"correlation_id": share.correlation_id},
+            defer_s=defer_s,
         )
     log.info("slack_file_queued", file_id=share.file_id, channel_id=share.channel_id)
 
@@ -122,7 +160,7 @@ async def _release(redis: ArqRedis, keys: list[str | None]) -> None:
         log.warning("slack_marker_release_failed", keys=len(wanted))
 
 
-def _log_duplicate(
+def log_duplicate(
     rt: Runtime, *, kind: str, event_id: str | None, retry: int, **extra: Any
 ) -> None:
     log.info("slack_event_duplicate", kind=kind, event_id=event_id, retry_num=retry, **extra)

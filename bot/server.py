@@ -15,8 +15,9 @@ import structlog
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.signature import SignatureVerifier
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bot.app import build_app
@@ -44,11 +45,31 @@ def uses_http(settings: Settings) -> bool:
     return not missing_settings(settings) and settings.slack_app_token is None
 
 
-def http_routes(app: AsyncApp) -> list[BaseRoute]:
+def http_routes(app: AsyncApp, signing_secret: str) -> list[BaseRoute]:
+    """POST /slack/events: the signature is checked first, before the body is even parsed.
+
+    Bolt checks it again; checking here keeps a forged or malformed request from reaching the
+    parser (a 500) or bolt's log (which would copy the unsigned body into it).
+    """
     handler = AsyncSlackRequestHandler(app)
+    verifier = SignatureVerifier(signing_secret)
 
     async def slack_events(request: Request) -> Response:
-        return await handler.handle(request)
+        body = await request.body()
+        timestamp = request.headers.get("x-slack-request-timestamp", "")
+        signature = request.headers.get("x-slack-signature", "")
+        if not (
+            timestamp.isdigit()
+            and signature
+            and verifier.is_valid(body=body, timestamp=timestamp, signature=signature)
+        ):
+            log.info("slack_request_rejected", reason="signature", size=len(body))
+            return JSONResponse({"error": "invalid request"}, status_code=401)
+        try:
+            return await handler.handle(request)
+        except ValueError:  # signed, but not a JSON or form body Slack would send
+            log.warning("slack_request_unparseable", size=len(body))
+            return JSONResponse({"error": "unparseable request body"}, status_code=400)
 
     return [
         Route(EVENTS_PATH, slack_events, methods=["POST"]),
@@ -60,7 +81,9 @@ def slack_routes(rt: Runtime) -> list[BaseRoute]:
     """The API router of the bot in HTTP mode (none in Socket Mode or when not configured)."""
     if not uses_http(rt.settings):
         return []
-    return http_routes(build_app(rt))
+    secret = rt.settings.slack_signing_secret
+    assert secret is not None, "uses_http() requires it"
+    return http_routes(build_app(rt), secret.get_secret_value())
 
 
 @dataclass

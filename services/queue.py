@@ -42,13 +42,16 @@ async def enqueue_once(
     job_id: str,
     args: tuple[Any, ...],
     event_ids: dict[str, str | None],
+    defer_s: float = 0,
 ) -> JobStatus | None:
     """Enqueue a job under a fixed id; a refused enqueue is logged as JOB_DEDUPED, never ignored.
 
     arq refuses an id while the job is queued, running, or its result is still kept. Returns
     None when a new job was queued, else the status of the job that holds the id.
     """
-    job = await redis.enqueue_job(function, *args, _job_id=job_id, _queue_name=queue_name)
+    job = await redis.enqueue_job(
+        function, *args, _job_id=job_id, _queue_name=queue_name, _defer_by=defer_s or None
+    )
     if job is not None:
         return None
     status: JobStatus = await Job(job_id, redis, _queue_name=queue_name).status()

@@ -166,6 +166,8 @@ class Settings(BaseSettings):
     slack_signing_secret: SecretStr | None = None  # verifies HTTP requests (401 otherwise)
     slack_app_token: SecretStr | None = None  # xapp-…: Socket Mode, no public URL needed
     slack_api_base_url: str = "https://slack.com/api/"  # HTTP mode listens on api_host:api_port
+    # a file_shared event waits this long for the upload's message event (which has the thread)
+    slack_file_shared_delay_s: float = Field(default=3.0, ge=0, le=60)
 
     # daily digests (issue 4) and the HTTP API that serves their unsubscribe links
     digest_cron_minutes: int = 5  # how often the scheduler looks for users whose time has come

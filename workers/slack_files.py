@@ -21,11 +21,12 @@ from sqlmodel import select
 from bot.client import web_client
 from bot.download import Downloaded, SlackFileError, download, file_info
 from bot.identity import resolve_slack_user
+from bot.intake import log_duplicate, seen_in_message
 from bot.shares import FileShare, message_location
 from models import FileRecord, FileSource, FileStatus, Tenant, User
 from models.base import utcnow
 from services.analytics import EventType
-from services.errors import ContentMindError
+from services.errors import ContentMindError, given_up
 from services.intake import NewFile, add_file, enqueue_file
 from services.runtime import Runtime
 from workers.slack_replies import Place, post_outcome, reply_in_slack
@@ -63,13 +64,16 @@ async def _fetch(rt: Runtime, client: AsyncWebClient, share: FileShare, job_try:
     if not share.user_id:
         log.warning("slack_share_without_user")
         return "no_user"
+    if share.message_ts is None and await seen_in_message(rt, share):
+        log_duplicate(rt, kind="file", event_id=share.event_id, retry=0, file_id=share.file_id)
+        return "in_message"  # the upload's message event came after all: its job answers
     tenant, user = await resolve_slack_user(
         rt, client, team_id=share.team_id, user_id=share.user_id
     )
     structlog.contextvars.bind_contextvars(tenant_id=tenant.id, user_id=user.id)
     existing = await _existing(rt, tenant.id, share.file_id)
     if existing is not None and existing.reason not in REFETCHABLE:
-        await _answer_again(rt, existing, share)
+        await _answer_again(rt, existing, await _locate_known(client, share))
         return "known"
     if job_try == 1:
         _log_initiated(rt, share, tenant, user)
@@ -82,10 +86,23 @@ async def _fetch(rt: Runtime, client: AsyncWebClient, share: FileShare, job_try:
     except ContentMindError as error:
         if not error.permanent and job_try < rt.settings.job_max_tries:
             raise Retry(defer=rt.settings.job_retry_backoff_s * job_try) from None
-        record = await _record_failure(rt, tenant, user, share, file, error, existing)
+        final = given_up(error, job_try)
+        record = await _record_failure(rt, tenant, user, share, file, final, existing)
         await reply_in_slack(rt, record)
         return "failed"
     return await _intake(rt, tenant, user, share, file, got, existing)
+
+
+async def _locate_known(client: AsyncWebClient, share: FileShare) -> FileShare:
+    """Where a file_shared event's share of a known file is (best effort: else the channel)."""
+    if share.message_ts is not None:
+        return share
+    try:
+        info = await file_info(client, share.file_id, slack_connect=_connect(share))
+    except ContentMindError as error:
+        log.info("slack_share_not_located", reason=error.reason)
+        return share
+    return _located(share, info)
 
 
 def _connect(share: FileShare) -> bool:

@@ -47,6 +47,7 @@ def slack_settings(settings: Settings, slack: FakeSlack, **overrides: Any) -> Se
         "slack_signing_secret": SecretStr(SIGNING_SECRET),
         "slack_api_base_url": slack.api_url,
         "public_base_url": "http://contentmind.test",
+        "slack_file_shared_delay_s": 0.5,
         **overrides,
     }
     return settings.model_copy(update=values)

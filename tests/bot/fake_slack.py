@@ -43,6 +43,7 @@ class FakeFile:
     filetype: str = ""
     info_error: str | None = None  # files.info answers {"ok": false, "error": …}
     sign_in_page: bool = False  # the host serves the sign-in page even with the token
+    download_status: int | None = None  # the host answers every download with this status
     shares: dict[str, Any] | None = None
 
 
@@ -252,6 +253,9 @@ class FakeSlack:
         if file.sign_in_page or not self._authorized(request):
             self.downloads.append(Download(request.path, authorization, 200))
             return _sign_in_page()
+        if file.download_status is not None:
+            self.downloads.append(Download(request.path, authorization, file.download_status))
+            return web.Response(status=file.download_status, text="Service Unavailable")
         self.downloads.append(Download(request.path, authorization, 302))
         raise web.HTTPFound(f"/files-cdn/{file.id}/{file.name}")
 

@@ -210,3 +210,21 @@ async def test_case_021_failed_digest_job_answers_with_an_ephemeral_error(bot: B
         "Your digest was not sent: Slack refused the digest (user_not_found). Reference: "
     )
     assert len(await bot.events("DIGEST_FAILED")) == 1
+
+
+async def test_download_failing_on_every_try_ends_failed_without_promising_a_retry(
+    settings: Settings, fake_slack: FakeSlack, analysis_pool: AnalysisPool
+) -> None:
+    """Slack answering 503 to every download: after the last try the thread says it gave up,
+    not that it will be retried."""
+    async with running_bot(settings, fake_slack, analysis_pool, job_max_tries=2,
+                           job_retry_backoff_s=0.1) as bot:  # fmt: skip
+        file = bot.slack.add_file(FakeFile("F000FLAKY", "flaky.pdf", b"%PDF-1.7", "application/pdf",
+                                           download_status=503))  # fmt: skip
+        await bot.event(message_event([bot.share(file)], event_id="EvFLK001"))
+        [record] = await bot.wait_final(1)
+        assert (record.status, record.reason) == ("failed", "slack_download_failed")
+        assert [d.status for d in bot.slack.downloads] == [503, 503]
+        [answer] = bot.slack.posted(CHANNEL)
+        assert "will be retried" not in answer["text"]
+        assert "did not work after 2 tries" in answer["text"]

@@ -117,12 +117,78 @@ async def test_one_upload_as_message_and_file_shared_events_is_processed_once(bo
     ).status_code == 200
     files = await bot.wait_final(1)
     assert len(files) == 1
-    duplicates = await bot.events("SLACK_EVENT_DUPLICATE")
+    duplicates = await bot.wait_events("SLACK_EVENT_DUPLICATE")
     assert [(e.event_metadata["kind"], e.event_metadata["file_id"]) for e in duplicates] == [
         ("file", "F000BOTH1")
     ]
     posted = bot.slack.posted(CHANNEL)
-    assert len(posted) == 1 and posted[0]["thread_ts"] == ts  # found through files.info shares
+    assert len(posted) == 1 and posted[0]["thread_ts"] == ts
+
+
+async def test_file_shared_event_before_its_message_event_still_answers_in_the_thread(
+    bot: Bot,
+) -> None:
+    """Slack does not order the two events of an upload: file_shared first, files.info telling
+    no thread, must not answer at the top of the channel — the message event's job answers."""
+    file = bot.slack.add_file(FakeFile("F000ORDER", "notes.md", NOTES, "text/markdown"))
+    ts = next_ts()
+    assert (await bot.event(file_shared_event("F000ORDER", event_id="EvORD001"))).status_code == 200
+    assert (
+        await bot.event(message_event([bot.share(file)], event_id="EvORD002", ts=ts))
+    ).status_code == 200
+    await bot.wait_final(1)
+    await bot.wait_events("SLACK_EVENT_DUPLICATE")
+    posted = bot.slack.posted(CHANNEL)
+    assert [p["thread_ts"] for p in posted] == [ts]
+    assert len([d for d in bot.slack.downloads if d.status == 200]) == 1
+
+
+async def test_a_file_shared_event_alone_is_fetched_after_the_wait(bot: Bot) -> None:
+    """No message event comes (say the app does not get the channel's messages): the
+    file_shared event alone makes the file knowledge, answered in the thread files.info names."""
+    file = bot.slack.add_file(FakeFile("F000ALONE", "notes.md", NOTES, "text/markdown"))
+    ts = next_ts()
+    file.shares = {"public": {CHANNEL: [{"ts": ts, "channel_name": "general"}]}}
+    assert (await bot.event(file_shared_event("F000ALONE", event_id="EvALN001"))).status_code == 200
+    [record] = await bot.wait_final(1)
+    assert record.status == "completed"
+    await bot.slack.wait_for(lambda: bot.slack.posted(CHANNEL), what="the card")
+    assert [p["thread_ts"] for p in bot.slack.posted(CHANNEL)] == [ts]
+
+
+async def test_sharing_a_known_file_again_in_the_same_channel_answers_again(bot: Bot) -> None:
+    """A re-share is a new message: it gets its own "already in your knowledge base" answer."""
+    file = bot.slack.add_file(FakeFile("F000RESHR", "notes.md", NOTES, "text/markdown"))
+    await bot.event(message_event([bot.share(file)], event_id="EvRSH001"))
+    await bot.wait_final(1)
+    await bot.slack.wait_for(lambda: bot.slack.posted(CHANNEL), what="the first card")
+    again = next_ts()
+    await bot.event(message_event([bot.share(file)], event_id="EvRSH002", ts=again))
+    await bot.slack.wait_for(lambda: len(bot.slack.posted(CHANNEL)) == 2, what="the second answer")
+    second = bot.slack.posted(CHANNEL)[1]
+    assert second["thread_ts"] == again
+    assert second["text"].startswith("Already in your knowledge base: Launch notes")
+    assert len(await bot.files()) == 1 and len(await bot.items()) == 1
+
+
+async def test_reshare_in_the_same_channel_after_a_refused_download_fetches_again(
+    bot: Bot,
+) -> None:
+    """The sign-in page made the first share fail; once access is fixed, sharing the file again
+    in the same channel downloads it and answers with the card."""
+    file = bot.slack.add_file(FakeFile("F000FIXED", "notes.md", NOTES, "text/markdown",
+                                       sign_in_page=True))  # fmt: skip
+    await bot.event(message_event([bot.share(file)], event_id="EvFIX001"))
+    [failed] = await bot.wait_final(1)
+    assert failed.reason == "slack_download_unauthorized"
+    file.sign_in_page = False
+    again = next_ts()
+    await bot.event(message_event([bot.share(file)], event_id="EvFIX002", ts=again))
+    await bot.slack.wait_for(lambda: len(bot.slack.posted(CHANNEL)) == 2, what="the card")
+    [record] = await bot.files()
+    assert (record.status, record.reason) == ("completed", None)
+    card = bot.slack.posted(CHANNEL)[1]
+    assert card["thread_ts"] == again and "Halvorsen" in blocks_text(card)
 
 
 async def test_slack_and_email_items_of_one_person_are_one_history(bot: Bot) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import time
 
+import pytest
+
 from pydantic import SecretStr
 
 from bot.server import start_socket_mode
@@ -27,6 +29,25 @@ async def test_forged_signature_is_refused_with_401(bot: Bot) -> None:
     payload = message_event([bot.share(file)], event_id="EvFORGE01")
     response = await bot.event(payload, secret="not-the-signing-secret")
     assert response.status_code == 401
+    await _nothing_queued(bot)
+
+
+async def test_malformed_body_is_refused_before_it_is_parsed_or_logged(
+    bot: Bot, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Unsigned garbage gets 401 (not a parser's 500) and its bytes never reach the log; a
+    signed body that is not JSON gets 400."""
+    marker = "UNSIGNED-BODY-" + "x" * 64
+    unsigned = await bot.http.post(
+        bot.url + "/slack/events",
+        content="{bad " + marker,
+        headers={"Content-Type": "application/json"},
+    )
+    assert unsigned.status_code == 401
+    assert unsigned.json() == {"error": "invalid request"}
+    signed = await bot.post("/slack/events", "{bad json", "application/json")
+    assert signed.status_code == 400
+    assert marker not in capsys.readouterr().out
     await _nothing_queued(bot)
 
 
