@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import email.policy
 import os
 import tempfile
 from email.message import EmailMessage
-from email.utils import make_msgid
+from email.utils import formatdate, getaddresses, make_msgid, parseaddr
 from pathlib import Path
 
 import aiosmtplib
@@ -16,6 +17,11 @@ from services.errors import TransientError
 from services.settings import Settings
 
 log = structlog.get_logger(__name__)
+
+# Lines up to RFC 5322's limit of 998: a long header (List-Unsubscribe with its token) stays one
+# literal line; folded at 78 it would become RFC 2047 encoded-words that mail clients ignore.
+WIRE_POLICY = email.policy.SMTP.clone(max_line_length=998)
+FILE_POLICY = email.policy.default.clone(max_line_length=998)
 
 
 class DeliveryFailed(Exception):
@@ -29,12 +35,18 @@ async def send_email(settings: Settings, message: EmailMessage) -> str:
     """
     if "Message-ID" not in message:
         message["Message-ID"] = make_msgid(domain=settings.ingest_domain)
+    if "Date" not in message:
+        message["Date"] = formatdate(localtime=False)
     if not settings.relay_host:
         return str(write_outbox(settings.outbox_dir, message))
     password = settings.relay_password.get_secret_value() if settings.relay_password else None
+    sender = parseaddr(str(message["From"]))[1]
+    recipients = [a for _, a in getaddresses([str(v) for v in message.get_all("To", [])]) if a]
     try:
         await aiosmtplib.send(
-            message,
+            message.as_bytes(policy=WIRE_POLICY),
+            sender=sender,
+            recipients=recipients,
             hostname=settings.relay_host,
             port=settings.relay_port,
             username=settings.relay_username,
@@ -61,7 +73,7 @@ def write_outbox(outbox: Path, message: EmailMessage) -> Path:
     stamp = utcnow().strftime("%Y%m%dT%H%M%S%f")
     fd, tmp = tempfile.mkstemp(dir=outbox, prefix=".pending-", suffix=".eml")
     with os.fdopen(fd, "wb") as handle:
-        handle.write(message.as_bytes())
+        handle.write(message.as_bytes(policy=FILE_POLICY))
     target = outbox / f"{stamp}-{os.getpid()}-{Path(tmp).stem[-8:]}.eml"
     os.replace(tmp, target)
     log.info("email_sent", via="outbox", to=message["To"], path=str(target))

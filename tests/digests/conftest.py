@@ -148,6 +148,7 @@ class Relay:
     port: int = 0
     script: list[str] = field(default_factory=list)
     received: list[EmailMessage] = field(default_factory=list)
+    raw: list[bytes] = field(default_factory=list)  # the DATA as it came over the wire
     data_commands: int = 0
 
     async def handle_DATA(self, server: SMTPServer, session: Session, envelope: Envelope) -> str:
@@ -158,6 +159,7 @@ class Relay:
         parsed = email.message_from_bytes(content, policy=default_policy)
         assert isinstance(parsed, EmailMessage)
         self.received.append(parsed)
+        self.raw.append(content)
         return "250 2.0.0 OK"
 
 

@@ -67,6 +67,12 @@ async def test_digest_reaches_a_real_relay_as_multipart_with_unsubscribe(
     )
     assert message["List-Unsubscribe"].startswith("<http://127.0.0.1:8080/unsubscribe?token=")
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    # on the wire the header is the literal <URL> mail clients look for (RFC 2369/8058), not
+    # RFC 2047 encoded-words, which a long token used to make the folding produce
+    [raw] = relay.raw
+    wire = f"List-Unsubscribe: {message['List-Unsubscribe']}\r\n".encode()
+    assert wire in raw and b"=?utf-8?" not in raw.split(b"\r\n\r\n")[0]
+    assert b"\r\nDate: " in raw.split(b"\r\n\r\n")[0]
     text, html = body(message, "plain"), body(message, "html")
     assert EVIL_TITLE in text and "Revenue forecast" in text and "scan.pdf" in text
     assert "2 new items: mostly about revenue. 1 file could not be read." in text
