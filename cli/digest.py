@@ -68,14 +68,53 @@ def _print_outcome(outcome: Outcome, as_json: bool) -> None:
             }
         )  # fmt: skip
         return
-    words = {
-        "sent": "Digest sent.",
-        "skipped": f"No digest sent ({outcome.reason}).",
-        "failed": f"The digest could not be sent ({outcome.reason}).",
-        "deferred": f"Delivery deferred ({outcome.reason}); a worker retries it "
-        f"in {outcome.retry_in_s:.0f} s.",
-    }
-    typer.echo(words.get(outcome.status, f"Digest {outcome.status}."))
+    typer.echo(outcome_words(outcome))
+
+
+def outcome_words(outcome: Outcome) -> str:
+    """What became of a sent digest, in one line."""
+    if outcome.status == "sent":
+        return "Digest sent."
+    if outcome.status == "skipped":
+        return f"No digest sent ({outcome.reason})."
+    if outcome.status == "failed":
+        return f"The digest could not be sent ({outcome.reason})."
+    if outcome.status == "deferred":
+        later = f"in {outcome.retry_in_s:.0f} s" if outcome.retry_in_s is not None else "later"
+        return f"Delivery deferred ({outcome.reason}); a worker retries it {later}."
+    return f"Digest {outcome.status}."
+
+
+async def run_prefs(
+    settings: Settings, email_address: str, *, enabled: bool | None, at: str | None,
+    timezone: str | None, weekdays_only: bool | None, channel: str | None,
+) -> str:  # fmt: skip
+    """Change what was given of a user's digest preferences; returns the resulting sentence."""
+    from services import preferences
+
+    rt = await Runtime.open(settings, redis_url=None)
+    try:
+        async with rt.sessions() as session:
+            user = await find_user(session, email_address)
+            if timezone is not None:
+                user = await preferences.set_timezone(session, user_id=user.id, timezone=timezone)
+            if at is not None:
+                user = await preferences.set_digest_time(session, user_id=user.id, time_text=at)
+            if weekdays_only is not None:
+                user = await preferences.set_weekdays_only(
+                    session, user_id=user.id, weekdays_only=weekdays_only
+                )
+            if channel is not None:
+                user = await preferences.set_digest_channel(
+                    session, user_id=user.id, channel=channel
+                )
+            if enabled is not None:
+                user = await preferences.set_digest_enabled(
+                    session, user_id=user.id, enabled=enabled
+                )
+            return preferences.describe(user)
+    finally:
+        await rt.close()
 
 
 def outbox_entries(folder: Path, limit: int) -> list[dict[str, Any]]:

@@ -15,7 +15,10 @@ os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")  # before any library could 
 from cli import queries  # noqa: E402
 from cli.redis import redis_url_for  # noqa: E402
 from services.logging import configure_logging  # noqa: E402
-from services.settings import Settings  # noqa: E402
+from pydantic import ValidationError  # noqa: E402
+from pydantic_settings import SettingsError  # noqa: E402
+
+from services.settings import Settings, describe_settings_error  # noqa: E402
 
 app = typer.Typer(
     help="ContentMind: files shared in Slack or forwarded by email become searchable knowledge.",
@@ -28,7 +31,11 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print stable JSON (see RE
 
 
 def _settings() -> Settings:
-    settings = Settings()
+    try:
+        settings = Settings()
+    except (ValidationError, SettingsError) as error:  # plain words, and no secret echoed
+        typer.echo(describe_settings_error(error), err=True)
+        raise typer.Exit(2) from None
     configure_logging(settings.log_level, settings.log_format)
     return settings
 
@@ -230,6 +237,42 @@ def digest(
             run_digest(settings, redis_url, user, send=True, channel=channel, as_json=as_json)
         )
     raise typer.Exit(code)
+
+
+@app.command()
+def prefs(
+    user: Annotated[str, typer.Option("--user", help="Email address of the user.")],
+    on: Annotated[
+        bool | None, typer.Option("--on/--off", help="Turn daily digests on or off.")
+    ] = None,
+    at: Annotated[
+        str | None, typer.Option("--time", help="Local time of the digest, e.g. 07:30.")
+    ] = None,
+    timezone: Annotated[
+        str | None, typer.Option("--timezone", help="IANA time zone, e.g. Europe/Berlin.")
+    ] = None,
+    weekdays: Annotated[
+        bool | None,
+        typer.Option("--weekdays-only/--every-day", help="Skip Saturdays and Sundays, or not."),
+    ] = None,
+    channel: Annotated[
+        str | None, typer.Option("--channel", help="Where digests go: email or slack.")
+    ] = None,
+) -> None:
+    """USER's digest settings: shown, or changed by the options given (the same settings as
+    Slack's /digest and the unsubscribe link)."""
+    from cli.digest import run_prefs
+    from services.errors import ContentMindError
+
+    try:
+        sentence = asyncio.run(
+            run_prefs(_settings(), user, enabled=on, at=at, timezone=timezone,
+                      weekdays_only=weekdays, channel=channel)
+        )  # fmt: skip
+    except ContentMindError as error:
+        typer.echo(error.user_message, err=True)
+        raise typer.Exit(2) from None
+    typer.echo(sentence)
 
 
 @app.command()

@@ -39,6 +39,8 @@ class DigestView:
     since: datetime | None
     unsubscribe_url: str
     reference: str
+    on_demand: bool = False  # asked for now (CLI, /digest now), not the daily one
+    daily_on: bool = True  # the user's daily digests are on
 
 
 @dataclass(frozen=True)
@@ -142,6 +144,8 @@ def context(view: DigestView, *, escape: Any = _plain) -> dict[str, Any]:
         "failures": _failures(content, escape),
         "failure_headline": f"{plural(content.failure_count, 'file')} could not be read",
         "recipient": escape(view.recipient),
+        "on_demand": view.on_demand,
+        "daily_on": view.daily_on,
         "unsubscribe_url": view.unsubscribe_url,
         "reference": view.reference,
     }

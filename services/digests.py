@@ -613,6 +613,8 @@ def render_outgoing(
         since=digest.window_start,
         unsubscribe_url=unsubscribe_url(rt.settings, token),
         reference=digest.correlation_id,
+        on_demand=digest.type == DigestType.ON_DEMAND,
+        daily_on=user.digest_enabled,
     )
     return OutgoingDigest(
         digest_id=digest.id, correlation_id=digest.correlation_id, tenant_id=digest.tenant_id,

@@ -67,3 +67,50 @@ async def test_digest_prints_then_sends_and_outbox_lists_it(
     assert json.loads(again.stdout)["status"] == "sent"  # a "nothing new" note, asked for
     unknown = await asyncio.to_thread(run, env, tmp_path, "digest", "--user", "nobody@acme.example")
     assert unknown.returncode == 2 and "No user with the address" in unknown.stderr
+
+
+async def test_send_in_words_and_prefs_change_the_schedule(
+    rt: Runtime, factory: Factory, tmp_path: Path
+) -> None:
+    """`digest --send` without --json says "Digest sent." and exits 0 (it crashed formatting a
+    retry delay it did not have); `prefs` shows and changes time, zone, weekdays and on/off; an
+    on-demand digest for a user with daily digests off says so in its footer."""
+    env = clean_environment(
+        CONTENTMIND_DATA_DIR=str(rt.settings.data_dir),
+        DATABASE_URL=rt.settings.effective_database_url,
+        REDIS_URL=rt.settings.redis_url or "",
+        CONTENTMIND_QUEUE_NAME=f"test:{uuid.uuid4().hex[:8]}",
+        CONTENTMIND_LOG_FORMAT="json",
+    )
+    erin = await factory.user("erin@acme.example")
+    await factory.item(erin, "Dock schedule", at=utcnow() - timedelta(hours=1), keywords=["dock"])
+
+    shown = await asyncio.to_thread(run, env, tmp_path, "prefs", "--user", "erin@acme.example")
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    assert shown.stdout.strip() == "Digests are on: every day at 08:00 (UTC) by email."
+    changed = await asyncio.to_thread(
+        run, env, tmp_path, "prefs", "--user", "erin@acme.example", "--time", "7:30",
+        "--timezone", "America/New_York", "--weekdays-only", "--off",
+    )  # fmt: skip
+    assert changed.returncode == 0, changed.stderr[-2000:]
+    assert changed.stdout.strip() == "Digests are off."
+    async with rt.sessions() as session:
+        from models import User
+
+        fresh = await session.get(User, erin.id)
+    assert fresh is not None
+    assert (fresh.digest_hour, fresh.digest_minute, fresh.timezone) == (7, 30, "America/New_York")
+    assert (fresh.digest_weekdays_only, fresh.digest_enabled) == (True, False)
+    bad = await asyncio.to_thread(
+        run, env, tmp_path, "prefs", "--user", "erin@acme.example", "--timezone", "Mars/Base"
+    )
+    assert bad.returncode == 2 and "is not a time zone" in bad.stderr
+
+    sent = await asyncio.to_thread(run, env, tmp_path, "digest", "--user", "erin@acme.example",
+                                   "--send")  # fmt: skip
+    assert sent.returncode == 0, sent.stderr[-2000:]
+    assert sent.stdout.strip().endswith("Digest sent.")
+    [eml] = rt.settings.outbox_dir.glob("*.eml")
+    text = eml.read_text()
+    assert "You asked for this digest (erin@acme.example); daily digests are off." in text
+    assert "because digests are on" not in text
