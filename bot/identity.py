@@ -30,6 +30,7 @@ from bot.keys import IDENTITY_LOCK_S, identity_lock
 from models import Tenant, User
 from services.identity import PUBLIC_MAIL_DOMAINS, normalize_address, tenant_key
 from services.runtime import Runtime
+from services.schedule import is_known_zone
 
 log = structlog.get_logger(__name__)
 
@@ -93,7 +94,7 @@ async def fetch_profile(client: AsyncWebClient, team_id: str, user_id: str) -> S
     return SlackProfile(
         email=email,
         display_name=str(name)[:200] if name else None,
-        timezone=str(user["tz"])[:64] if user.get("tz") else None,
+        timezone=str(user["tz"]) if is_known_zone(str(user.get("tz") or "")) else None,
         team_name=await _team_name(client, team_id),
         external=external,
     )
@@ -165,6 +166,8 @@ def _link_user(
         if email_user.slack_user_id in (None, slack_user_id):
             email_user.slack_user_id = slack_user_id
             email_user.display_name = email_user.display_name or profile.display_name
+            if email_user.timezone == "UTC" and profile.timezone:  # email gave no zone: Slack's
+                email_user.timezone = profile.timezone
             return email_user
     if email_user is not None:
         log.info("slack_user_not_linked", reason="email_user_in_other_tenant_or_linked")

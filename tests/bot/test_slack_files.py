@@ -203,6 +203,7 @@ async def test_slack_and_email_items_of_one_person_are_one_history(bot: Bot) -> 
     assert (files[0].tenant_id, files[0].user_id) == (tenant.id, user.id)
     users = await bot.users()
     assert [(u.email, u.slack_user_id) for u in users] == [("dana@example.com", USER)]
+    assert users[0].timezone == "Europe/Berlin"  # email gave no zone; the Slack profile did
     tenants = await bot.tenants()
     assert [(t.email_domain, t.slack_team_id) for t in tenants] == [("example.com", "T000FAKE1")]
 
