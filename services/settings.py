@@ -7,7 +7,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 MIB = 1024 * 1024
@@ -61,6 +61,13 @@ class ImapAccount(BaseModel):
     @classmethod
     def _error_action(cls, value: str) -> str:
         return _mailbox_action(value, allowed=("keyword", "move"))
+
+    @field_validator("tls_ca_file")
+    @classmethod
+    def _ca_file_readable(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"no such file: {value}")
+        return value
 
     @property
     def label(self) -> str:
@@ -213,7 +220,12 @@ class Settings(BaseSettings):
     def _imap_accounts_json(cls, value: object) -> object:
         """CONTENTMIND_IMAP_ACCOUNTS='[{"host": …}, …]'; an empty value means no accounts."""
         if isinstance(value, str):
-            return json.loads(value) if value.strip() else []
+            try:
+                return json.loads(value) if value.strip() else []
+            except json.JSONDecodeError as error:  # the value holds passwords: never echo it
+                raise ValueError(
+                    f"not valid JSON: {error.msg} (line {error.lineno}, column {error.colno})"
+                ) from None
         return value
 
     @property
@@ -242,3 +254,21 @@ def normalize_database_url(url: str) -> str:
         if url.startswith(prefix):
             return replacement + url[len(prefix) :]
     return url
+
+
+def describe_settings_error(error: Exception) -> str:
+    """Settings that failed to load, in plain words, without the values given (they may hold
+    passwords and tokens): one line per problem, named by its environment variable."""
+    if not isinstance(error, ValidationError):
+        return f"Invalid settings: {error}"
+    lines = ["Invalid settings:"]
+    for problem in error.errors(include_input=False, include_url=False, include_context=False):
+        where = [str(part) for part in problem["loc"]]
+        if where:
+            field = where[0]
+            where[0] = field.upper() if field in _UNPREFIXED else f"CONTENTMIND_{field.upper()}"
+        lines.append(f"  {'.'.join(where) or 'settings'}: {problem['msg']}")
+    return "\n".join(lines)
+
+
+_UNPREFIXED = {"database_url", "redis_url"}

@@ -35,6 +35,35 @@ def test_smtp_port_in_use_is_explained(tmp_path: Path, redis_url: str) -> None:
     assert "Traceback" not in done.stderr
 
 
+def test_invalid_settings_are_named_in_plain_words_without_their_values(tmp_path: Path) -> None:
+    """A typo in CONTENTMIND_IMAP_ACCOUNTS (which holds passwords) or a bad port: exit 2, one
+    line per problem named by its variable, no traceback, and the password never printed."""
+    secret = "Hunter2-TopSecret"
+    broken_json = (
+        '[{"host": "127.0.0.1", "security": "plain", "username": "files", '
+        f'"password": "{secret}"}},]'
+    )
+    bad_fields = (
+        f'[{{"host": "h", "username": "files", "password": "{secret}", '
+        '"after_sucess": "seen", "tls_ca_file": "/nonexistent/ca.pem"}]'
+    )
+    outputs = []
+    for accounts, port in ((broken_json, "2525"), (bad_fields, "abc")):
+        env = {**os.environ, "CONTENTMIND_DATA_DIR": str(tmp_path),
+               "CONTENTMIND_IMAP_ACCOUNTS": accounts, "CONTENTMIND_SMTP_PORT": port}  # fmt: skip
+        done = subprocess.run(
+            [_contentmind(), "files"], env=env, capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 2
+        assert secret not in done.stdout + done.stderr
+        assert "Traceback" not in done.stderr
+        outputs.append(done.stderr)
+    assert "CONTENTMIND_IMAP_ACCOUNTS: Value error, not valid JSON" in outputs[0]
+    assert "CONTENTMIND_SMTP_PORT: Input should be a valid integer" in outputs[1]
+    assert "CONTENTMIND_IMAP_ACCOUNTS.0.after_sucess: Extra inputs are not permitted" in outputs[1]
+    assert "CONTENTMIND_IMAP_ACCOUNTS.0.tls_ca_file: Value error, no such file" in outputs[1]
+
+
 def _outcome(ok: bool, reason: str | None = None) -> FileOutcome:
     return FileOutcome("f", "x", ok, None, None, reason, None)
 
