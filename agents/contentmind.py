@@ -182,7 +182,8 @@ def _select(sentences: Sequence[str], order: Sequence[int]) -> tuple[list[int], 
     rest = [i for i in order if i not in summary]
     wanted = min(MAX_POINTS, max(MIN_POINTS, len(statements) // 4))
     points = _distinct_top([i for i in statements if i in rest], bags, wanted, taken=summary)
-    points = _fill(points, [*rest, *summary], MIN_POINTS)
+    headings = [i for i in order if i not in statements]  # only when nothing else is left
+    points = _fill(points, [*(i for i in rest if i in statements), *summary, *headings], MIN_POINTS)
     return sorted(summary), sorted(points)
 
 

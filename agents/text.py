@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from segtok.segmenter import split_multi, split_single
+from segtok.segmenter import split_single
 from segtok.tokenizer import word_tokenizer
 
 TITLE_CHARS = 80
@@ -20,6 +20,9 @@ _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 _TITLE_NOISE = re.compile(r"^(?:[#>*=\-–•·\s]+|(?:subject|betreff|re|fwd?|aw|wg)\s*:\s*)+", re.I)
 _TERMINAL = ".!?:;…\"'”)"
 _WRAPPED_LINE_CHARS = 40
+_WRAP_SHARE = 0.7  # a line this share of the paragraph's longest line was wrapped, not ended
+_CONTINUATION_STARTS = ",;:)]}%–-"
+_LIST_ITEM = re.compile(r"^(?:[-*•·▪–]\s|\d{1,3}[.)]\s|[a-z][.)]\s)")
 _TITLE_SCAN_LINES = 20
 
 # A few very frequent function words per language, enough to tell these languages apart.
@@ -84,24 +87,53 @@ class SegtokTokenizer:
 
 
 def split_sentences(text: str) -> Iterator[str]:
-    """Yield the sentences of ``text``, one line each; hard-wrapped paragraphs are re-joined."""
+    """Yield the sentences of ``text``, one line each.
+
+    Hard-wrapped lines (as PDFs give them) are re-joined, while a heading on a line of its
+    own stays apart from the sentence under it; see ``unwrap``.
+    """
     for paragraph in _PARAGRAPH_BREAK.split(text):
-        splitter = split_multi if _is_wrapped(paragraph) else split_single
-        for sentence in splitter(paragraph.strip()):
-            sentence = squash(sentence)
-            if any(char.isalnum() for char in sentence):
-                yield sentence
+        for block in unwrap(paragraph):
+            for sentence in split_single(block):
+                sentence = squash(sentence)
+                if any(char.isalnum() for char in sentence):
+                    yield sentence
 
 
-def _is_wrapped(paragraph: str) -> bool:
-    """Tell whether a paragraph's lines are a hard wrap of running text (as in PDFs)."""
-    lines = [line.strip() for line in paragraph.strip().split("\n")]
-    if len(lines) < 2:
+def unwrap(paragraph: str) -> list[str]:
+    """The paragraph's lines joined into blocks of running text, one line each.
+
+    A line continues into the next unless it is a heading or label (short for this
+    paragraph, no closing punctuation, and the next line starts a new thought with a capital
+    or a digit) or the next line starts a list item. A line with closing punctuation continues
+    too: the sentence splitter separates the sentences in the joined text.
+    """
+    lines = [line.strip() for line in paragraph.split("\n")]
+    lines = [line for line in lines if line]
+    if not lines:
+        return []
+    width = max(len(line) for line in lines)
+    blocks: list[str] = []
+    current = [lines[0]]
+    for line, following in zip(lines, lines[1:], strict=False):
+        if _continues(line, following, width):
+            current.append(following)
+        else:
+            blocks.append(" ".join(current))
+            current = [following]
+    blocks.append(" ".join(current))
+    return blocks
+
+
+def _continues(line: str, following: str, width: int) -> bool:
+    if _LIST_ITEM.match(following):
         return False
-    inner = lines[:-1]
-    open_ended = [line for line in inner if line and line[-1] not in _TERMINAL]
-    long_lines = [line for line in inner if len(line) >= _WRAPPED_LINE_CHARS]
-    return len(open_ended) * 2 > len(inner) and len(long_lines) * 2 > len(inner)
+    first = following[0]
+    if first.islower() or first in _CONTINUATION_STARTS:
+        return True
+    if line[-1] in _TERMINAL:
+        return True
+    return len(line) >= _WRAP_SHARE * width and len(line) >= _WRAPPED_LINE_CHARS
 
 
 def is_heading(sentence: str) -> bool:

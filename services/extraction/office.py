@@ -9,10 +9,10 @@ from contextlib import contextmanager
 from services.errors import CorruptFile
 from services.extraction.guard import parser_errors
 from services.extraction.limits import ExtractionLimits
+from services.extraction.titles import metadata_title
 from services.extraction.ziplimits import check_archive
 
 # Titles Office templates leave in the core properties of documents nobody named.
-_PLACEHOLDER_TITLES = frozenset({"powerpoint presentation", "presentation", "document", "untitled"})
 
 
 @contextmanager
@@ -30,6 +30,4 @@ def opened_ooxml(data: bytes, limits: ExtractionLimits) -> Iterator[None]:
 
 def core_title(title: str | None) -> str | None:
     """The core-properties title, unless it is empty or a template placeholder."""
-    if not title or title.strip().lower() in _PLACEHOLDER_TITLES:
-        return None
-    return title
+    return metadata_title(title)

@@ -20,13 +20,13 @@ from services.extraction.guard import parser_errors
 from services.extraction.limits import ExtractionLimits
 from services.extraction.ocr import MAX_SIDE_PX, OCR_DPI, recognise, require_ocr
 from services.extraction.result import BoundedText, Draft
+from services.extraction.titles import metadata_title
 
 TRUNCATED_REASON = "corrupt_or_truncated_pdf"
 _EOF_MARKER = b"%%EOF"
 _TAIL_BYTES = 2048
 _TRAILING_JUNK = b"\x00\x1a \t\r\n"
 _PDFIUM_PASSWORD_ERROR = 4
-_PLACEHOLDER_TITLES = frozenset({"untitled", "untitled document"})
 
 
 class Encryption(Enum):
@@ -124,10 +124,7 @@ def _page_text(document: pdfium.PdfDocument, index: int) -> str:
 
 
 def _title(document: pdfium.PdfDocument) -> str | None:
-    title = document.get_metadata_dict(skip_empty=True).get("Title")
-    if not isinstance(title, str) or title.strip().lower() in _PLACEHOLDER_TITLES:
-        return None
-    return title
+    return metadata_title(document.get_metadata_dict(skip_empty=True).get("Title"))
 
 
 def _ocr(
