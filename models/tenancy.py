@@ -37,4 +37,6 @@ class User(SQLModel, table=True):
     digest_minute: int = Field(default=0)
     digest_weekdays_only: bool = Field(default=False)
     digest_channel: str = Field(default="email", max_length=16)  # email | slack
+    # last change of on/off, time, zone or weekdays: a slot before it is not caught up
+    digest_changed_at: datetime | None = Field(default=None)
     created_at: datetime = Field(default_factory=utcnow)

@@ -130,14 +130,15 @@ async def find_due(rt: Runtime, *, now: datetime) -> list[DueUser]:
     statement = select_columns(
         col(User.id), col(User.tenant_id), col(User.timezone), col(User.digest_hour),
         col(User.digest_minute), col(User.digest_weekdays_only), col(User.digest_channel),
-        col(User.created_at),
+        col(User.created_at), col(User.digest_changed_at),
     ).where(col(User.digest_enabled).is_(True))  # fmt: skip
     async with rt.sessions() as session:
         due = []
         for row in (await session.execute(statement)).all():
             prefs = DigestPreferences(row.timezone, row.digest_hour, row.digest_minute,
                                       row.digest_weekdays_only)  # fmt: skip
-            slot = due_slot(now, prefs, catch_up=catch_up, not_before=row.created_at)
+            since = max(row.created_at, row.digest_changed_at or row.created_at)
+            slot = due_slot(now, prefs, catch_up=catch_up, not_before=since)
             if slot is not None:
                 due.append(DueUser(row.id, row.tenant_id, row.digest_channel, slot))
         taken = await _claimed(session, {d.slot.local_date for d in due})

@@ -13,6 +13,7 @@ import re
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models import User
+from models.base import utcnow
 from services.digest_delivery import CHANNELS
 from services.errors import ContentMindError
 from services.schedule import is_known_zone
@@ -52,7 +53,9 @@ async def _user(session: AsyncSession, user_id: str) -> User:
     return user
 
 
-async def _save(session: AsyncSession, user: User) -> User:
+async def _save(session: AsyncSession, user: User, *, schedule_changed: bool = False) -> User:
+    if schedule_changed:  # a slot already past today is then not "missed" (no catch-up)
+        user.digest_changed_at = utcnow()
     session.add(user)
     await session.commit()
     await session.refresh(user)
@@ -61,8 +64,9 @@ async def _save(session: AsyncSession, user: User) -> User:
 
 async def set_digest_enabled(session: AsyncSession, *, user_id: str, enabled: bool) -> User:
     user = await _user(session, user_id)
+    changed = user.digest_enabled != enabled
     user.digest_enabled = enabled
-    return await _save(session, user)
+    return await _save(session, user, schedule_changed=changed)
 
 
 async def set_digest_time(session: AsyncSession, *, user_id: str, time_text: str) -> User:
@@ -70,7 +74,7 @@ async def set_digest_time(session: AsyncSession, *, user_id: str, time_text: str
     hour, minute = parse_time(time_text)
     user = await _user(session, user_id)
     user.digest_hour, user.digest_minute, user.digest_enabled = hour, minute, True
-    return await _save(session, user)
+    return await _save(session, user, schedule_changed=True)
 
 
 async def set_timezone(session: AsyncSession, *, user_id: str, timezone: str) -> User:
@@ -79,13 +83,13 @@ async def set_timezone(session: AsyncSession, *, user_id: str, timezone: str) ->
         raise PreferenceError(f"“{name}” is not a time zone; use a name like Europe/Berlin.")
     user = await _user(session, user_id)
     user.timezone = name
-    return await _save(session, user)
+    return await _save(session, user, schedule_changed=True)
 
 
 async def set_weekdays_only(session: AsyncSession, *, user_id: str, weekdays_only: bool) -> User:
     user = await _user(session, user_id)
     user.digest_weekdays_only = weekdays_only
-    return await _save(session, user)
+    return await _save(session, user, schedule_changed=True)
 
 
 async def set_digest_channel(session: AsyncSession, *, user_id: str, channel: str) -> User:

@@ -68,8 +68,9 @@ def due_slot(
 ) -> Slot | None:
     """The slot that is due at `now`: started, less than `catch_up` ago, after `not_before`.
 
-    `not_before` (the user's creation) keeps a new user from getting a digest at once for a
-    slot that passed before they existed.
+    `not_before` (the user's creation, or their last change of the schedule) keeps a new user,
+    or one who just turned digests on or moved their time, from getting a digest at once for a
+    slot that passed before.
     """
     catch_up = min(catch_up, MAX_CATCH_UP)
     today = local_date(now, prefs.timezone)

@@ -130,3 +130,24 @@ async def test_disabled_users_are_never_due(rt: Runtime, factory: Factory) -> No
     """digest_enabled off: no claim at the slot."""
     await factory.user("off@acme.example", enabled=False)
     assert await schedule_due(rt, now=datetime(2024, 3, 5, 8, 0, tzinfo=UTC)) == []
+
+
+async def test_turning_digests_on_after_todays_slot_sends_none_until_the_next(
+    rt: Runtime, factory: Factory
+) -> None:
+    """Off at 08:00, turned on at 09:00: the catch-up is for workers that were down, not for a
+    slot the user had turned off — nothing at 09:05, the next digest at tomorrow's 08:00."""
+    from models import User
+    from services.preferences import set_digest_enabled
+
+    olga = await factory.user("olga@acme.example", enabled=False)
+    async with rt.sessions() as session:
+        await set_digest_enabled(session, user_id=olga.id, enabled=True)
+        user = await session.get(User, olga.id)
+        assert user is not None and user.digest_changed_at is not None  # recorded by the change
+        user.digest_changed_at = datetime(2024, 3, 5, 9, 0, tzinfo=UTC)  # the injected clock
+        session.add(user)
+        await session.commit()
+    assert await schedule_due(rt, now=datetime(2024, 3, 5, 9, 5, tzinfo=UTC)) == []
+    [tomorrow] = await schedule_due(rt, now=datetime(2024, 3, 6, 8, 0, tzinfo=UTC))
+    assert tomorrow.user_id == olga.id
