@@ -350,6 +350,8 @@ class FolderPass:
         action = self.watcher.success if status is ImapMessageStatus.OK else self.watcher.on_error
         try:
             if action.kind == "move":
+                if status is ImapMessageStatus.OK:  # handled: read, as in a mail client
+                    await self.conn.add_flag(uid, "\\Seen")
                 await self.conn.move(uid, action.target)
             else:
                 await self.conn.add_flag(uid, action.flag)

@@ -85,6 +85,10 @@ class ImapCommandError(ImapProblem):
     reason = "command_failed"
 
 
+# What OpenSSL says when the other side answers a TLS handshake in plain text.
+_NOT_TLS_REASONS = frozenset({"WRONG_VERSION_NUMBER", "UNKNOWN_PROTOCOL", "HTTP_REQUEST"})
+
+
 class _Protocol(IMAP4ClientProtocol):
     """aioimaplib's protocol, telling its owner at once about a BYE or a lost connection."""
 
@@ -161,6 +165,13 @@ class ImapConnection:
             )
         except ssl.SSLCertVerificationError as error:
             raise ImapConfigError(f"TLS certificate not trusted: {error.verify_message}") from None
+        except ssl.SSLError as error:
+            if error.reason in _NOT_TLS_REASONS:  # a plaintext port answered the TLS handshake
+                raise ImapConfigError(
+                    f"port {account.effective_port} does not speak TLS; for a plaintext port "
+                    'set "security": "starttls" (or "plain" on this machine), or use port 993'
+                ) from None
+            raise ImapConnectFailed(f"{type(error).__name__}: {error}") from None
         except (OSError, TimeoutError) as error:
             raise ImapConnectFailed(f"{type(error).__name__}: {error}") from None
         await self._call(self.protocol.wait("AUTH|NONAUTH"))  # the greeting

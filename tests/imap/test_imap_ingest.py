@@ -178,7 +178,8 @@ async def test_poller_polls_when_idle_is_off(imap_pipeline: Pipeline, mailbox: M
 async def test_after_success_action_is_applied(
     imap_pipeline: Pipeline, mailbox: Mailbox, action: str, folder: str, flag: str
 ) -> None:
-    """after_success: a keyword is set (not \\Seen), or the message is moved to a new folder."""
+    """after_success: a keyword is set (not \\Seen), or the message is moved to a new folder,
+    marked read there like a message read in a mail client."""
     await mailbox.append(pdf_mail("Acted on", "Kestrel"))
     async with ingest_running(imap_pipeline.rt, [mailbox.account(after_success=action)]):
         await imap_pipeline.wait_done(messages=1)
@@ -190,6 +191,7 @@ async def test_after_success_action_is_applied(
         assert flag in flags and "\\Seen" not in flags
     else:
         assert await mailbox.messages("INBOX") == {}
+        assert "\\Seen" in flags
 
 
 async def test_unparseable_message_is_quarantined_and_the_next_one_processed(
@@ -336,3 +338,17 @@ async def test_untrusted_certificate_is_reported_once(rt: Runtime, mailbox: Mail
     errors = await Pipeline(rt).events("IMAP_ERROR")
     assert [e.event_metadata["reason"] for e in errors] == ["config_error"]
     assert "certificate" in errors[0].event_metadata["detail"]
+
+
+async def test_tls_against_a_plaintext_port_is_a_setting_to_fix_reported_once(
+    rt: Runtime, mailbox: Mailbox
+) -> None:
+    """`security` left at its default (tls) on port 143: one config_error naming the setting,
+    not endless "server unavailable" retries."""
+    account = mailbox.account(security="tls", port=mailbox.server.port, auth_retry_s=0.2)
+    async with ingest_running(rt, [account]) as ingest:
+        await wait_until(lambda: ingest.statuses[0].connects >= 3, what="three attempts")
+    errors = await Pipeline(rt).events("IMAP_ERROR")
+    assert [e.event_metadata["reason"] for e in errors] == ["config_error"]
+    assert "does not speak TLS" in errors[0].event_metadata["detail"]
+    assert '"security": "starttls"' in errors[0].event_metadata["detail"]
