@@ -12,12 +12,12 @@ import typer
 
 os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")  # before any library could import onnxruntime
 
-from cli import queries  # noqa: E402
-from cli.redis import redis_url_for  # noqa: E402
-from services.logging import configure_logging  # noqa: E402
 from pydantic import ValidationError  # noqa: E402
 from pydantic_settings import SettingsError  # noqa: E402
 
+from cli import queries  # noqa: E402
+from cli.redis import redis_url_for  # noqa: E402
+from services.logging import configure_logging  # noqa: E402
 from services.settings import Settings, describe_settings_error  # noqa: E402
 
 app = typer.Typer(

@@ -108,7 +108,11 @@ async def show_stats(
 
 
 async def correlation_family(session: AsyncSession, correlation_id: str) -> list[str]:
-    """An email's correlation id stands for its own events and those of all its files."""
+    """An email's correlation id stands for its own events and those of all its files; a
+    file's id (as `files` lists it) stands for the file's correlation id."""
+    record = await session.get(FileRecord, correlation_id)
+    if record is not None:
+        return [record.correlation_id]
     message = (
         await session.exec(
             select(InboundMessage).where(InboundMessage.correlation_id == correlation_id)

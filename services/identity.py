@@ -5,7 +5,7 @@ from __future__ import annotations
 from email.utils import parseaddr
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models import Tenant, User
@@ -70,10 +70,14 @@ async def resolve_email_sender(
 
 
 async def _find_or_create(session: AsyncSession, address: str) -> tuple[Tenant, User]:
-    user = (await session.exec(select(User).where(User.email == address))).first()
-    if user is not None:
-        tenant = await session.get(Tenant, user.tenant_id)
-        assert tenant is not None
+    known = (
+        await session.exec(
+            select(Tenant, User).join(User, col(User.tenant_id) == col(Tenant.id))
+            .where(User.email == address)
+        )
+    ).first()  # fmt: skip
+    if known is not None:
+        tenant, user = known
         return tenant, user
     key = tenant_key(address)
     tenant = (await session.exec(select(Tenant).where(Tenant.email_domain == key))).first()

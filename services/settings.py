@@ -7,7 +7,15 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 MIB = 1024 * 1024
@@ -187,7 +195,9 @@ class Settings(BaseSettings):
     digest_retry_backoff_s: float = 60.0  # grows per try; a Retry-After from Slack wins
     digest_unsubscribe_mailto: str | None = None  # an address that handles unsubscribe mail
     secret_key: SecretStr | None = None  # signs links; unset: generated once in the data dir
-    public_base_url: str = "http://127.0.0.1:8080"  # where people reach the API (links in mail)
+    # where people reach the API: the base of links in mail and Slack; unset: the API's own
+    # address (api_host:api_port, 127.0.0.1 for a wildcard host)
+    public_base_url: str = "http://127.0.0.1:8080"
     api_host: str = "127.0.0.1"
     api_port: int = 8080
 
@@ -214,6 +224,14 @@ class Settings(BaseSettings):
         return self.slack_bot_token is not None and (
             self.slack_app_token is not None or self.slack_signing_secret is not None
         )
+
+    @model_validator(mode="after")
+    def _links_follow_the_api(self) -> Settings:
+        if "public_base_url" not in self.model_fields_set:
+            host = "127.0.0.1" if self.api_host in ("0.0.0.0", "::", "") else self.api_host
+            host = f"[{host}]" if ":" in host else host
+            self.public_base_url = f"http://{host}:{self.api_port}"
+        return self
 
     @field_validator("imap_accounts", mode="before")
     @classmethod

@@ -100,14 +100,16 @@ def test_ingest_then_files_search_stats_and_events(cli: Cli, tmp_path: Path) -> 
     assert ingested["detected_type"] == "application/pdf"
     assert ingested["size"] == pdf.stat().st_size
 
-    files, hits, stats, events = _all(
+    files, hits, stats, events, by_file_id = _all(
         cli,
         ("files", "--user", ALICE),
         ("search", "wrenfield", "--user", ALICE),
         ("stats", "--user", ALICE),
         ("events", "--correlation-id", ingested["correlation_id"]),
+        ("events", "--correlation-id", ingested["id"]),  # the id `files` shows works too
     )
     assert files == [ingested]
+    assert by_file_id == events
 
     [hit] = hits
     assert set(hit) == HIT_KEYS
