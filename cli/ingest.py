@@ -34,7 +34,7 @@ async def run_ingest(
     try:
         async with rt.sessions() as session:
             tenant, user = await resolve_email_sender(session, settings, user_email)
-        ids = []
+        ids, queued = [], []
         for path in paths:
             correlation_id = new_id()  # the file's, from its first event on
             rt.analytics.log_event(
@@ -52,8 +52,11 @@ async def run_ingest(
             )  # fmt: skip
             await enqueue_file(rt, record)
             ids.append(record.id)
+            queued.append(record)
         if not process:
             console.print(f"Queued {len(ids)} file(s); a running worker will process them.")
+            if as_json:  # the records as queued (status pending), for scripts to follow up
+                print_json([file_json(r) for r in queued])
             return True
         async with worker_running(settings, redis_url):
             records = await wait_until_final(

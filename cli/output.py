@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 from rich.console import Console
@@ -13,6 +14,11 @@ from models import AnalyticsEvent, FileRecord, KnowledgeItem
 from services.knowledge import SearchHit
 
 console = Console()
+
+
+def iso(moment: datetime) -> str:
+    """ISO 8601 with its offset; stored times are UTC (a raw SQLite query returns them naive)."""
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
 
 
 def file_json(record: FileRecord) -> dict[str, Any]:
@@ -29,7 +35,7 @@ def file_json(record: FileRecord) -> dict[str, Any]:
         "detected_type": record.detected_type,
         "size": record.size,
         "provenance": record.provenance,
-        "created_at": record.created_at.isoformat(),
+        "created_at": iso(record.created_at),
     }
 
 
@@ -45,7 +51,7 @@ def item_json(item: KnowledgeItem) -> dict[str, Any]:
         "source": item.source,
         "provenance": item.provenance,
         "file_id": item.file_id,
-        "created_at": item.created_at.isoformat(),
+        "created_at": iso(item.created_at),
     }
 
 
@@ -58,7 +64,7 @@ def hit_json(hit: SearchHit) -> dict[str, Any]:
         "filename": hit.filename,
         "source": hit.source,
         "rank": round(hit.rank, 4),
-        "created_at": hit.created_at.isoformat(),
+        "created_at": iso(hit.created_at),
     }
 
 
@@ -70,7 +76,7 @@ def event_json(event: AnalyticsEvent) -> dict[str, Any]:
         "tenant_id": event.tenant_id,
         "correlation_id": event.correlation_id,
         "metadata": event.event_metadata,
-        "created_at": event.created_at.isoformat(),
+        "created_at": iso(event.created_at),
     }
 
 

@@ -89,6 +89,18 @@ def _pdf(folder: Path, name: str, lines: list[str]) -> Path:
     return path
 
 
+def test_ingest_without_processing_prints_the_queued_records(cli: Cli, tmp_path: Path) -> None:
+    """--no-process --json: the records as queued (pending), for a script to follow up."""
+    pdf = _pdf(tmp_path, "queued.pdf", ["Queue log", "The Ostrava barge is queued for Tuesday."])
+    [queued] = cli("ingest", str(pdf), "--user", ALICE, "--no-process")
+    assert set(queued) == FILE_KEYS
+    assert (queued["filename"], queued["status"], queued["knowledge_id"]) == (
+        "queued.pdf", "pending", None,
+    )  # fmt: skip
+    [listed] = cli("files", "--user", ALICE)
+    assert listed["id"] == queued["id"]
+
+
 def test_ingest_then_files_search_stats_and_events(cli: Cli, tmp_path: Path) -> None:
     """ingest → completed with a knowledge id; files, search, stats, events show the same file."""
     pdf = _pdf(tmp_path, "pilot.pdf", ["Harbour pilot log", "The Wrenfield pilot boarded at dawn."])
@@ -116,6 +128,7 @@ def test_ingest_then_files_search_stats_and_events(cli: Cli, tmp_path: Path) -> 
     assert hit["id"] == ingested["knowledge_id"]
     assert (hit["filename"], hit["source"]) == ("pilot.pdf", "cli")
     assert "Wrenfield" in hit["snippet"] and hit["title"] and hit["summary"]
+    assert hit["created_at"].endswith("+00:00")  # with its offset on SQLite too
 
     assert set(stats) == STATS_KEYS
     assert (stats["days"], stats["files_processed"], stats["files_failed"]) == (7, 1, 0)
