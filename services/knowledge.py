@@ -56,10 +56,25 @@ def _dialect(session: AsyncSession) -> str:
 def query_terms(query: str) -> list[str]:
     """The words of a user's query; operators and punctuation are never passed through.
 
-    Single letters are dropped (they would match half the index); digits stay.
+    Single letters are dropped (they would match half the index); digits stay. English stop
+    words are dropped as PostgreSQL's `english` configuration drops them, so both databases
+    answer alike: "the" alone matches nothing, "the harbour" matches "harbour".
     """
     words = _WORD.findall(query.lower())
-    return [w for w in words if len(w) > 1 or w.isdigit()][:20]
+    return [w for w in words if (len(w) > 1 or w.isdigit()) and w not in STOP_WORDS][:20]
+
+
+# PostgreSQL's english stop words (the snowball list), the ones people type in a search box.
+STOP_WORDS = frozenset(
+    """a about above after again against all am an and any are as at be because been before
+    being below between both but by can could did do does doing down during each few for from
+    further had has have having he her here hers herself him himself his how i if in into is it
+    its itself just me more most my myself no nor not now of off on once only or other our ours
+    ourselves out over own same she should so some such than that the their theirs them
+    themselves then there these they this those through to too under until up very was we were
+    what when where which while who whom why will with would you your yours yourself
+    yourselves""".split()
+)
 
 
 def _prefix_last(terms: list[str]) -> list[tuple[str, bool]]:

@@ -54,3 +54,16 @@ async def test_search_never_returns_another_tenants_items(rt: Runtime) -> None:
         assert [
             h.filename for h in await search(session, tenant_id="t2", query="quillfeather")
         ] == ["two.txt"]
+
+
+async def test_stop_words_alone_match_nothing_on_either_database(rt: Runtime) -> None:
+    """ "the" is in every English text: alone it matches nothing (as PostgreSQL's english
+    configuration has it); beside a real word it is ignored."""
+    await _item(rt, "t1", "The harbour survey found the quay in good repair.", "c.txt")
+    await _item(rt, "t1", "The board met on Tuesday.", "d.txt")
+    async with rt.sessions() as session:
+        assert await search(session, tenant_id="t1", query="the") == []
+        assert await search(session, tenant_id="t1", query="what is the") == []
+        [hit] = await search(session, tenant_id="t1", query="the harbour")
+        assert hit.filename == "c.txt"
+    assert query_terms("What is the harbour plan?") == ["harbour", "plan"]
