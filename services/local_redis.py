@@ -340,7 +340,7 @@ def _wait_ready(proc: subprocess.Popen[bytes], port: int, timeout_s: float) -> b
     """True once PING answers; False if the process exits first; LocalRedisError on timeout."""
     deadline = time.monotonic() + timeout_s
     while proc.poll() is None:
-        if _ping(port):
+        if ping(port):
             return True
         if time.monotonic() >= deadline:
             raise LocalRedisError(
@@ -350,7 +350,8 @@ def _wait_ready(proc: subprocess.Popen[bytes], port: int, timeout_s: float) -> b
     return False
 
 
-def _ping(port: int) -> bool:
+def ping(port: int) -> bool:
+    """True when a Redis answers PING on 127.0.0.1:`port`."""
     client = redis.Redis(host=HOST, port=port, socket_connect_timeout=0.5, socket_timeout=0.5)
     try:
         return bool(client.ping())

@@ -392,3 +392,32 @@ def test_no_program_found_gives_a_clear_error(
     monkeypatch.setattr(local_redis, "find_redis_server", lambda: None)
     with pytest.raises(LocalRedisError, match="Set REDIS_URL .* install redis-server"):
         make_server(tmp_path).start()
+
+
+def test_a_process_borrowing_the_local_redis_stops_when_it_goes(tmp_path: Path) -> None:
+    """`contentmind worker` beside a process that runs the data dir's local Redis borrows it;
+    when that Redis stops, the worker says why and exits instead of hanging silently."""
+    from tests.e2e.processes import CONTENTMIND, clean_environment
+
+    owner = LocalRedis(tmp_path)
+    owner.start()
+    env = clean_environment(CONTENTMIND_DATA_DIR=str(tmp_path), CONTENTMIND_LOG_FORMAT="json",
+                            CONTENTMIND_ANALYSIS_PROCESSES="1")  # fmt: skip
+    worker = subprocess.Popen([CONTENTMIND, "worker"], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(worker.stdout or []), daemon=True)
+    reader.start()
+    try:
+        deadline = time.monotonic() + 40
+        while not any("local_redis_shared" in line for line in lines):
+            assert time.monotonic() < deadline and worker.poll() is None, "".join(lines)[-3000:]
+            time.sleep(0.2)
+        owner.stop()
+        worker.wait(timeout=40)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+        owner.stop()
+    reader.join(timeout=5)
+    assert any("local_redis_gone" in line for line in lines), "".join(lines)[-3000:]
