@@ -91,7 +91,10 @@ async def run_command(
                            command, reference)  # fmt: skip
         if await handler(call) != QUEUED:
             deps.rt.analytics.log_event(EventType.COMMAND_COMPLETED, metadata={"command": name})
-    except BadArguments as problem:
+    except BadArguments as problem:  # answered with the help text: the command ends here
+        deps.rt.analytics.log_event(
+            EventType.COMMAND_COMPLETED, metadata={"command": name, "outcome": "bad_arguments"}
+        )
         await respond(response_type="ephemeral", **help_text(deps.env, str(problem)).as_kwargs())
     except Exception as error:  # told to the user in plain words; the detail goes to the log
         log.exception("slack_command_failed", error_type=type(error).__name__)

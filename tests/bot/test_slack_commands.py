@@ -97,6 +97,11 @@ async def test_help_and_unknown_subcommands_show_the_help_text(bot: Bot) -> None
     await bot.command("/contentmind", "frobnicate")
     text = blocks_text(await _answer(bot, 2))
     assert "I don't know “frobnicate”." in text and "`/ask QUESTION`" in text
+    await bot.command("/stats", "yearly")  # arguments it cannot read: help, and the command ends
+    await _answer(bot, 3)
+    used = await bot.wait_events("COMMAND_USED", 3)
+    ended = await bot.wait_events("COMMAND_COMPLETED", 3)
+    assert {e.correlation_id for e in used} == {e.correlation_id for e in ended}
 
 
 async def test_digest_settings_change_through_the_preferences_service(bot: Bot) -> None:
