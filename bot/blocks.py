@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -80,11 +80,14 @@ def clip(text: str, limit: int) -> str:
 
 
 def when(moment: datetime, timezone: str = "UTC") -> str:
+    """ "Tue 5 Mar 2024, 09:00 CET" in the reader's zone; stored times are UTC."""
+    if moment.tzinfo is None:  # a raw SQLite row
+        moment = moment.replace(tzinfo=UTC)
     try:
         local = moment.astimezone(ZoneInfo(timezone))
     except (ZoneInfoNotFoundError, ValueError):
         local = moment
-    return f"{local:%a} {local.day} {local:%b %Y}, {local:%H:%M}"
+    return f"{local:%a} {local.day} {local:%b %Y}, {local:%H:%M} {local.tzname() or 'UTC'}"
 
 
 def header(text: str) -> Block:

@@ -10,7 +10,7 @@ in a section and 150 in the header; what does not fit is counted as "and N more"
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Any
@@ -66,10 +66,12 @@ MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", 
 
 
 def _when(moment: datetime, timezone: str) -> str:
-    """ "Tue 5 Mar, 08:00" in the reader's zone (English, whatever the server's locale)."""
+    """ "Tue 5 Mar, 08:00 CET" in the reader's zone (English, whatever the server's locale)."""
+    if moment.tzinfo is None:  # a raw SQLite row: stored times are UTC
+        moment = moment.replace(tzinfo=UTC)
     local = moment.astimezone(zone(timezone))
     day = f"{DAYS[local.weekday()]} {local.day} {MONTHS[local.month - 1]}"
-    return f"{day}, {local.hour:02d}:{local.minute:02d}"
+    return f"{day}, {local.hour:02d}:{local.minute:02d} {local.tzname() or 'UTC'}"
 
 
 @dataclass(frozen=True)
