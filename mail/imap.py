@@ -400,6 +400,8 @@ class AccountWatcher:
         if self._reported is not None:
             log.info("imap_account_recovered", previous=self._reported)
             self._reported = None
+        elif self._failures:  # back after a disconnect or an unreachable server
+            log.info("imap_reconnected", failed_attempts=self._failures)
         self.status.connected = True
         try:
             while not self.stop.is_set():

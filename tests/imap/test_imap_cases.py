@@ -137,9 +137,10 @@ async def test_case_015_silent_server_times_out_and_stop_stays_prompt(rt: Runtim
 
 @pytest.mark.parametrize("drop", ["bye", "reset"])
 async def test_case_015_dropped_dovecot_connection_is_recovered(
-    imap_pipeline: Pipeline, mailbox: Mailbox, drop: str
+    imap_pipeline: Pipeline, mailbox: Mailbox, drop: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Case 015 via a proxy: BYE+close or a reset is named and the next mail arrives once."""
+    """Case 015 via a proxy: BYE+close or a reset is named, the reconnection is logged, and
+    the next mail arrives once."""
     rt = imap_pipeline.rt
     proxy = DroppingProxy(mailbox.server.port)
     await proxy.start()
@@ -155,6 +156,7 @@ async def test_case_015_dropped_dovecot_connection_is_recovered(
 
     assert await reasons(imap_pipeline, "IMAP_DISCONNECTED") == [drop]
     await _assert_two_received_once(imap_pipeline)
+    assert "imap_reconnected" in capsys.readouterr().out
 
 
 async def test_case_015_killed_dovecot_process_is_recovered(
