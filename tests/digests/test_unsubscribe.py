@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.policy import default as default_policy
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -15,6 +16,7 @@ from pydantic import SecretStr
 
 from api.server import ApiServer, start_api
 from models import User
+from models.base import utcnow
 from services.digest_delivery import build_kit
 from services.digests import deliver, schedule_due
 from services.preferences import (
@@ -26,6 +28,7 @@ from services.preferences import (
     set_timezone,
 )
 from services.runtime import Runtime
+from services.schedule import DigestPreferences, local_date, slot_on
 from services.settings import Settings
 from services.unsubscribe import UnsubscribeTokens, load_secret_key
 from tests.conftest import free_port
@@ -177,5 +180,10 @@ async def test_preferences_change_the_schedule(rt: Runtime, factory: Factory) ->
         with pytest.raises(PreferenceError, match="not a time zone"):
             await set_timezone(session, user_id=dana.id, timezone="Mars/Olympus")
     assert describe(user) == "Digests are on: every day at 07:30 (Europe/Berlin) by slack."
-    due = await schedule_due(rt, now=datetime(2024, 3, 5, 6, 30, tzinfo=UTC))  # 07:30 CET
+    # the change happened now (wall clock): the first slot is tomorrow's 07:30 in Berlin
+    tomorrow = local_date(utcnow(), "Europe/Berlin") + timedelta(days=1)
+    slot = slot_on(tomorrow, DigestPreferences("Europe/Berlin", 7, 30))
+    assert slot.astimezone(ZoneInfo("Europe/Berlin")).strftime("%H:%M") == "07:30"
+    assert await schedule_due(rt, now=slot - timedelta(minutes=1)) == []
+    due = await schedule_due(rt, now=slot)
     assert [(d.user_id, d.channel) for d in due] == [(dana.id, "slack")]
