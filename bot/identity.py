@@ -28,6 +28,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.keys import IDENTITY_LOCK_S, identity_lock
 from models import Tenant, User
+from services.errors import TransientError
 from services.identity import PUBLIC_MAIL_DOMAINS, normalize_address, tenant_key
 from services.runtime import Runtime
 from services.schedule import is_known_zone
@@ -78,14 +79,32 @@ async def _known(rt: Runtime, team_id: str, user_id: str) -> tuple[Tenant, User]
     return (row[0], row[1]) if row else None
 
 
+class SlackProfileUnavailable(TransientError):
+    reason = "slack_profile_unavailable"
+    default_message = "Slack did not say who shared this (users.info failed); trying again later."
+
+
+# users.info answers that will not change by asking again: go on without the profile.
+_PROFILE_WITHHELD = frozenset({"user_not_found", "user_not_visible", "missing_scope",
+                               "no_permission", "not_allowed_token_type"})  # fmt: skip
+
+
 async def fetch_profile(client: AsyncWebClient, team_id: str, user_id: str) -> SlackProfile:
-    """users.info (email needs users:read.email); a failure leaves the profile empty."""
+    """users.info (email needs users:read.email).
+
+    A profile Slack withholds for good (no scope, user not visible) is empty; any other failure
+    (rate limit, Slack's own error) raises SlackProfileUnavailable, so nothing is created from a
+    missing profile — the identity decides the user's tenant for good.
+    """
     user: dict[str, Any] = {}
     try:
         response = await client.users_info(user=user_id)
         user = response.get("user") or {}
     except SlackApiError as error:
-        log.warning("slack_users_info_failed", error=error.response.get("error"))
+        code = str(error.response.get("error") or "")
+        log.warning("slack_users_info_failed", error=code)
+        if code not in _PROFILE_WITHHELD:
+            raise SlackProfileUnavailable(f"users.info failed: {code or 'unknown error'}") from None
     profile = user.get("profile") or {}
     home_team = user.get("team_id")
     external = bool(home_team) and home_team != team_id

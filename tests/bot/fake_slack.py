@@ -67,6 +67,7 @@ class FakeSlack:
     files: dict[str, FakeFile] = field(default_factory=dict)
     delays: dict[str, float] = field(default_factory=dict)  # method → seconds before answering
     errors: dict[str, str] = field(default_factory=dict)  # method → error code to answer
+    error_times: dict[str, int] = field(default_factory=dict)  # method → answer its error N times
     calls: list[Call] = field(default_factory=list)
     downloads: list[Download] = field(default_factory=list)
     responses: list[dict[str, Any]] = field(default_factory=list)  # posts to response_urls
@@ -187,7 +188,9 @@ class FakeSlack:
         expected = APP_TOKEN if method == "apps.connections.open" else BOT_TOKEN
         if authorization != f"Bearer {expected}":
             return web.json_response({"ok": False, "error": "invalid_auth"})
-        if method in self.errors:
+        if method in self.errors and self.error_times.get(method, 1) > 0:
+            if method in self.error_times:
+                self.error_times[method] -= 1
             return web.json_response({"ok": False, "error": self.errors[method]})
         handler = getattr(self, "_" + method.replace(".", "_"), None)
         if handler is None:

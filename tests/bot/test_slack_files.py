@@ -6,9 +6,19 @@ import json
 import re
 from typing import Any
 
-from tests.bot.conftest import CHANNEL, USER, Bot, file_shared_event, message_event, next_ts
-from tests.bot.fake_slack import FakeFile
+from services.settings import Settings
+from tests.bot.conftest import (
+    CHANNEL,
+    USER,
+    Bot,
+    file_shared_event,
+    message_event,
+    next_ts,
+    running_bot,
+)
+from tests.bot.fake_slack import FakeFile, FakeSlack
 from tests.factories.files import make_pdf
+from workers.pool import AnalysisPool
 
 NOTES = (
     b"# Launch notes\n\nThe Halvorsen launch moves to the second week of May.\n\n"
@@ -223,3 +233,27 @@ async def test_same_slack_file_shared_in_another_channel_answers_there(bot: Bot)
     assert again["text"].startswith("Already in your knowledge base: Launch notes")
     assert len(await bot.files()) == 1 and len(await bot.items()) == 1
     assert len([d for d in bot.slack.downloads if d.status == 200]) == 1  # fetched once
+
+
+async def test_a_failed_users_info_is_retried_not_turned_into_a_tenant_of_its_own(
+    settings: Settings, fake_slack: FakeSlack, analysis_pool: AnalysisPool
+) -> None:
+    """Slack erring on the team's first users.info must not decide the tenant for good: the
+    fetch is retried, and the person is linked to their email history as always."""
+    from services.identity import resolve_email_sender
+
+    fake_slack.errors["users.info"] = "internal_error"
+    fake_slack.error_times["users.info"] = 1
+    async with running_bot(settings, fake_slack, analysis_pool, job_retry_backoff_s=0.1) as bot:
+        async with bot.rt.sessions() as session:
+            tenant, user = await resolve_email_sender(session, bot.rt.settings, "dana@example.com")
+        file = bot.slack.add_file(FakeFile("F000RETRY", "notes.md", NOTES, "text/markdown"))
+        await bot.event(message_event([bot.share(file)], event_id="EvUIR001"))
+        [record] = await bot.wait_final(1)
+        assert (record.status, record.tenant_id, record.user_id) == (
+            "completed",
+            tenant.id,
+            user.id,
+        )
+        assert [t.email_domain for t in await bot.tenants()] == ["example.com"]
+        assert len([c for c in bot.slack.calls if c.method == "users.info"]) == 2
