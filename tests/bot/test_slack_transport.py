@@ -6,7 +6,6 @@ import json
 import time
 
 import pytest
-
 from pydantic import SecretStr
 
 from bot.server import start_socket_mode
