@@ -262,7 +262,7 @@ def lead_text(
     else:
         titles = [clip(r.item.title, 60) for r in shown[:2]]
         rest = item_count - len(titles)
-        about = join_words([*titles, plural(rest, "more")] if rest > 0 else titles)
+        about = join_words([*titles, f"{rest} more"] if rest > 0 else titles)
     sources = join_words(
         [f"{n} {SOURCE_PHRASES.get(source, f'from {source}')}" for source, n in by_source.items()]
     )

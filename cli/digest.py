@@ -65,6 +65,7 @@ def _print_outcome(outcome: Outcome, as_json: bool) -> None:
             {
                 "digest_id": outcome.digest_id, "status": outcome.status,
                 "reason": outcome.reason, "retry_in_s": outcome.retry_in_s,
+                "message": outcome.message,
             }
         )  # fmt: skip
         return
@@ -77,11 +78,12 @@ def outcome_words(outcome: Outcome) -> str:
         return "Digest sent."
     if outcome.status == "skipped":
         return f"No digest sent ({outcome.reason})."
+    why = f" {outcome.message}" if outcome.message else ""
     if outcome.status == "failed":
-        return f"The digest could not be sent ({outcome.reason})."
+        return f"The digest could not be sent ({outcome.reason}).{why}"
     if outcome.status == "deferred":
         later = f"in {outcome.retry_in_s:.0f} s" if outcome.retry_in_s is not None else "later"
-        return f"Delivery deferred ({outcome.reason}); a worker retries it {later}."
+        return f"Delivery deferred ({outcome.reason}).{why} A worker retries it {later}."
     return f"Digest {outcome.status}."
 
 

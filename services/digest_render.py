@@ -12,12 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.utils import format_datetime, make_msgid
 from typing import Any
 
 from jinja2 import Environment
 
 from agents.digest import SOURCE_PHRASES, DigestContent, RankedItem, plural
+from models.base import utcnow
 from services.rendering import render
 from services.schedule import zone
 
@@ -176,7 +177,7 @@ def build_email_message(
     message["From"] = mail_from
     message["To"] = to
     message["Subject"] = rendered.subject
-    message["Date"] = formatdate(localtime=False)
+    message["Date"] = format_datetime(utcnow())
     message["Message-ID"] = make_msgid(domain=domain)
     message["Auto-Submitted"] = "auto-generated"
     links = [f"<{unsubscribe_url}>"] + ([f"<{unsubscribe_mailto}>"] if unsubscribe_mailto else [])
@@ -243,5 +244,7 @@ def _add_groups(
 
 
 def fallback_text(view: DigestView) -> str:
-    """The notification text of the Slack message (chat.postMessage `text`)."""
-    return clip(slack_escape(f"{subject_of(view)}. {view.content.lead}"), 300)
+    """The notification text of the Slack message (chat.postMessage `text`): the title and the
+    lead (which already counts the items, as the subject would)."""
+    day = f"{view.local_date:%a} {view.local_date.day} {view.local_date:%b}"
+    return clip(slack_escape(f"{TITLE} for {day}: {view.content.lead}"), 300)

@@ -77,6 +77,7 @@ class Outcome:
     reason: str | None = None
     retry_in_s: float | None = None
     delivery_ref: str | None = None
+    message: str | None = None  # in plain words, for failed and deferred
 
 
 @dataclass(frozen=True)
@@ -521,7 +522,7 @@ async def _fail(
             "channel": digest.channel, "type": digest.type, "attempt": attempt,
         },
     )  # fmt: skip
-    return Outcome(digest.id, "failed", reason=reason)
+    return Outcome(digest.id, "failed", reason=reason, message=message)
 
 
 async def _skip(
@@ -760,7 +761,8 @@ async def _defer(
         error_message=error.user_message, updated_at=now, lease_until=None,
     )  # fmt: skip
     log.info("digest_retrying", reason=error.reason, attempt=attempt, retry_in_s=delay)
-    return Outcome(digest.id, "deferred", reason=error.reason, retry_in_s=delay)
+    return Outcome(digest.id, "deferred", reason=error.reason, retry_in_s=delay,
+                   message=error.user_message)  # fmt: skip
 
 
 async def preview(

@@ -6,7 +6,7 @@ import email.policy
 import os
 import tempfile
 from email.message import EmailMessage
-from email.utils import formatdate, getaddresses, make_msgid, parseaddr
+from email.utils import format_datetime, getaddresses, make_msgid, parseaddr
 from pathlib import Path
 
 import aiosmtplib
@@ -36,7 +36,7 @@ async def send_email(settings: Settings, message: EmailMessage) -> str:
     if "Message-ID" not in message:
         message["Message-ID"] = make_msgid(domain=settings.ingest_domain)
     if "Date" not in message:
-        message["Date"] = formatdate(localtime=False)
+        message["Date"] = format_datetime(utcnow())
     if not settings.relay_host:
         return str(write_outbox(settings.outbox_dir, message))
     password = settings.relay_password.get_secret_value() if settings.relay_password else None
@@ -59,12 +59,30 @@ async def send_email(settings: Settings, message: EmailMessage) -> str:
         if 400 <= error.code < 500:
             raise TransientError(f"The mail relay deferred the message ({error.code}).") from None
         raise DeliveryFailed(f"The mail relay refused the message ({error.code}).") from None
-    except (aiosmtplib.SMTPException, OSError) as error:
+    except (aiosmtplib.SMTPConnectError, aiosmtplib.SMTPConnectTimeoutError, OSError) as error:
         raise TransientError(
-            f"The mail relay could not be reached ({type(error).__name__})."
+            f"The mail relay {settings.relay_host}:{settings.relay_port} could not be reached "
+            f"({_cause(error)})."
         ) from None
+    except aiosmtplib.SMTPException as error:
+        if "STARTTLS extension not supported" in str(error):  # a setting, not a passing fault
+            raise DeliveryFailed(
+                f"The mail relay {settings.relay_host}:{settings.relay_port} does not offer "
+                "STARTTLS; set CONTENTMIND_RELAY_STARTTLS=false for a relay without TLS, or "
+                "CONTENTMIND_RELAY_SSL=true for implicit TLS."
+            ) from None
+        raise TransientError(f"The mail relay failed: {error}") from None
     log.info("email_sent", via="relay", to=message["To"])
     return "relay"
+
+
+def _cause(error: BaseException) -> str:
+    """The operating system's words for a connection failure ("Connection refused")."""
+    inner = error.__cause__ or error.__context__
+    for candidate in (error, inner):
+        if isinstance(candidate, OSError) and candidate.strerror:
+            return candidate.strerror
+    return str(error) or type(error).__name__
 
 
 def write_outbox(outbox: Path, message: EmailMessage) -> Path:

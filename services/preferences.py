@@ -96,6 +96,13 @@ async def set_digest_channel(session: AsyncSession, *, user_id: str, channel: st
     if channel not in CHANNELS:
         raise PreferenceError(f"Digests go by {' or '.join(CHANNELS)}, not “{channel}”.")
     user = await _user(session, user_id)
+    if channel == "slack" and not user.slack_user_id:
+        raise PreferenceError(
+            "Digests by Slack need your Slack account: share a file with ContentMind or use "
+            "/digest in Slack first."
+        )
+    if channel == "email" and not user.email:
+        raise PreferenceError("Digests by email need an email address, and Slack gave none.")
     user.digest_channel = channel
     return await _save(session, user)
 

@@ -105,6 +105,19 @@ async def test_send_in_words_and_prefs_change_the_schedule(
         run, env, tmp_path, "prefs", "--user", "erin@acme.example", "--timezone", "Mars/Base"
     )
     assert bad.returncode == 2 and "is not a time zone" in bad.stderr
+    email_only = await factory.user("fay@acme.example")
+    async with rt.sessions() as session:
+        from models import User
+
+        fay = await session.get(User, email_only.id)
+        assert fay is not None
+        fay.slack_user_id = None
+        session.add(fay)
+        await session.commit()
+    no_slack = await asyncio.to_thread(
+        run, env, tmp_path, "prefs", "--user", "fay@acme.example", "--channel", "slack"
+    )
+    assert no_slack.returncode == 2 and "need your Slack account" in no_slack.stderr
 
     sent = await asyncio.to_thread(run, env, tmp_path, "digest", "--user", "erin@acme.example",
                                    "--send")  # fmt: skip

@@ -20,6 +20,7 @@ from services.digest_delivery import (
 )
 from services.digests import deliver, schedule_due
 from services.runtime import Runtime
+from tests.conftest import free_port
 from tests.digests.conftest import Factory, Relay, RuntimeFactory, digests, events
 from workers.digests import digest_cron, send_digest
 
@@ -34,10 +35,9 @@ def body(message: EmailMessage, subtype: str) -> str:
 
 
 async def relay_runtime(runtime_with: RuntimeFactory, relay: Relay, **extra: object) -> Runtime:
-    rt: Runtime = await runtime_with(
-        relay_host="127.0.0.1", relay_port=relay.port, relay_starttls=False, relay_ssl=False,
-        digest_retry_backoff_s=0.1, **extra,
-    )  # fmt: skip
+    values = {"relay_host": "127.0.0.1", "relay_port": relay.port, "relay_starttls": False,
+              "relay_ssl": False, "digest_retry_backoff_s": 0.1, **extra}  # fmt: skip
+    rt: Runtime = await runtime_with(**values)
     return rt
 
 
@@ -267,3 +267,34 @@ async def test_slack_user_not_found_fails_once(rt: Runtime, factory: Factory) ->
     )  # fmt: skip
     assert (await deliver(rt, kit, digest.id, now=MORNING)).status == "suppressed"
     assert slack.posted == [] and len(await events(rt, "DIGEST_FAILED")) == 1
+
+
+async def test_relay_without_starttls_is_a_setting_to_fix_said_once(
+    runtime_with: RuntimeFactory, relay: Relay
+) -> None:
+    """STARTTLS on (the default) against a relay that does not offer it: failed at once, with
+    the setting to change, not "could not be reached" retried for an hour."""
+    rt = await relay_runtime(runtime_with, relay, relay_starttls=True)
+    make = Factory(rt)
+    dana = await make.user("dana@acme.example")
+    await make.item(dana, "Monday memo", at=MORNING - timedelta(hours=5))
+    [digest] = await schedule_due(rt, now=MORNING)
+    outcome = await deliver(rt, build_kit(rt), digest.id, now=MORNING)
+    assert (outcome.status, outcome.reason) == ("failed", "relay_refused")
+    assert outcome.message is not None
+    assert "does not offer STARTTLS" in outcome.message
+    assert "CONTENTMIND_RELAY_STARTTLS=false" in outcome.message
+    assert relay.data_commands == 0
+
+
+async def test_unreachable_relay_names_host_and_cause(runtime_with: RuntimeFactory) -> None:
+    rt = await runtime_with(relay_host="127.0.0.1", relay_port=free_port(), relay_starttls=False,
+                            digest_max_tries=1)  # fmt: skip
+    make = Factory(rt)
+    dana = await make.user("dana@acme.example")
+    await make.item(dana, "Monday memo", at=MORNING - timedelta(hours=5))
+    [digest] = await schedule_due(rt, now=MORNING)
+    outcome = await deliver(rt, build_kit(rt), digest.id, now=MORNING)
+    assert (outcome.status, outcome.reason) == ("failed", "relay_deferred")
+    assert outcome.message is not None and "could not be reached" in outcome.message
+    assert f"127.0.0.1:{rt.settings.relay_port}" in outcome.message

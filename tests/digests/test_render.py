@@ -15,6 +15,7 @@ from services.digest_render import (
     MAX_SECTION_CHARS,
     DigestView,
     build_email_message,
+    fallback_text,
     render_blocks,
     render_email,
 )
@@ -132,3 +133,29 @@ def test_operator_templates_override_the_shipped_ones(tmp_path: Path) -> None:
     rendered = render_email(create_environment(tmp_path), view_of(many_items(2)))
     assert rendered.text.startswith("Team news: 2 new items")
     assert "<table" in rendered.html
+
+
+def test_footer_lines_stay_apart_and_the_lead_counts_the_rest_in_words() -> None:
+    """The footer's reason and its unsubscribe line are separate lines (text) and words (HTML);
+    the lead names two titles and "N more" (never "2 mores")."""
+    items = [
+        DigestItem(id=f"i{n}", title=f"Report {name}", summary="A summary.", key_points=[],
+                   keywords=[word], source="email", filename=f"{n}.pdf", created_at=T0)
+        for n, (name, word) in enumerate([("Alder", "alder"), ("Birch", "birch"),
+                                          ("Cedar", "cedar"), ("Dogwood", "dogwood")])
+    ]  # fmt: skip
+    view = view_of(items)
+    rendered = render_email(create_environment(), view)
+    assert "digests are on for dana@acme.example.\nTurn them off: http" in rendered.text
+    assert "on for dana@acme.example.\n<a " in rendered.html
+    assert " and 2 more." in view.content.lead and "mores" not in view.content.lead
+    asked = render_email(create_environment(), replace(view, on_demand=True, daily_on=False))
+    assert "You asked for this digest (dana@acme.example); daily digests are off.\nTurn" in (
+        asked.text
+    )
+
+
+def test_slack_notification_text_counts_once() -> None:
+    text = fallback_text(view_of(many_items(4)))
+    assert text.startswith("Your ContentMind digest for Tue 5 Mar: 4 new items")
+    assert text.count("4 new items") == 1

@@ -21,7 +21,7 @@ async def test_outbox_file_keeps_list_unsubscribe_literal_and_adds_date(tmp_path
     message.set_content("hello")
     path = Path(await send_email(settings, message))
     raw = path.read_bytes()
-    headers = raw.split(b"\n\n")[0]
+    headers = raw.split(b"\n\n")[0] + b"\n"
     assert f"List-Unsubscribe: {LINK}\n".encode() in headers
     assert b"=?utf-8?" not in headers
-    assert b"\nDate: " in headers and b"\nMessage-ID: <" in headers
+    assert b"\nDate: " in headers and b" +0000\n" in headers and b"\nMessage-ID: <" in headers
