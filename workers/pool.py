@@ -12,8 +12,9 @@ import multiprocessing
 import resource
 import signal
 import sys
+import threading
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
@@ -50,8 +51,11 @@ class AnalysisPool:
             [FORKSERVER_GUARD, "__main__", __name__, *(preload or [])]
         )
         self._executor = self._new_executor()
-        self._slot_loop: asyncio.AbstractEventLoop | None = None
-        self._slot_semaphore: asyncio.Semaphore | None = None
+        self._slots = threading.BoundedSemaphore(max_workers)  # one call per process at a time
+        self._restart_lock = threading.Lock()
+        self._dispatch = ThreadPoolExecutor(
+            max_workers=max(8, 4 * max_workers), thread_name_prefix="analysis-dispatch"
+        )
 
     def _new_executor(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(
@@ -62,52 +66,53 @@ class AnalysisPool:
         )
 
     async def run(self, timeout_s: float, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run fn in a pool process; JobTimeout past timeout_s; TransientError if the pool broke."""
-        async with self._slots():  # the time bound starts when a process is free for the call
-            return await self._run_now(timeout_s, fn, args, kwargs)
+        """Run fn in a pool process; JobTimeout past timeout_s; TransientError if the pool broke.
+
+        The call waits for a free process in a dispatch thread, not in the event loop: when a
+        process finishes a file, the next waiting call is handed to it at once, even while the
+        loop is busy with other jobs' own work (which would otherwise leave the process idle).
+        The time bound starts when a process is free for the call.
+        """
+        return await asyncio.wrap_future(
+            self._dispatch.submit(self._run_blocking, timeout_s, fn, args, kwargs)
+        )
 
     async def warm_up(self) -> None:
-        """Start every pool process now, so no file's time bound pays for the start-up."""
+        """Start every pool process now (imports done) instead of on the first real call."""
         loop = asyncio.get_running_loop()
         calls = [loop.run_in_executor(self._executor, _noop) for _ in range(self.max_workers)]
         await asyncio.gather(*calls)
 
-    def _slots(self) -> asyncio.Semaphore:
-        loop = asyncio.get_running_loop()
-        if self._slot_loop is not loop:
-            self._slot_semaphore = asyncio.Semaphore(self.max_workers)
-            self._slot_loop = loop
-        assert self._slot_semaphore is not None
-        return self._slot_semaphore
-
-    async def _run_now(
+    def _run_blocking(
         self, timeout_s: float, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> T:
-        loop = asyncio.get_running_loop()
-        executor = self._executor
-        future = loop.run_in_executor(executor, _call, fn, args, kwargs)
-        try:
-            return await asyncio.wait_for(future, timeout=timeout_s)
-        except TimeoutError:
-            self._restart(executor)
-            raise JobTimeout() from None
-        except BrokenProcessPool:
-            self._restart(executor)
-            raise TransientError("The analysis process stopped unexpectedly.") from None
+        with self._slots:
+            executor = self._executor
+            future = executor.submit(_call, fn, args, kwargs)
+            try:
+                return future.result(timeout=timeout_s)
+            except TimeoutError:
+                self._restart(executor)
+                raise JobTimeout() from None
+            except BrokenProcessPool:
+                self._restart(executor)
+                raise TransientError("The analysis process stopped unexpectedly.") from None
 
     def _restart(self, broken: ProcessPoolExecutor) -> None:
-        if broken is not self._executor:
-            return  # another caller already rebuilt it
-        log.warning("analysis_pool_restart")
-        for process in list(getattr(broken, "_processes", {}).values()):
-            process.kill()
-        broken.shutdown(wait=False, cancel_futures=True)
-        self._executor = self._new_executor()
+        with self._restart_lock:
+            if broken is not self._executor:
+                return  # another caller already rebuilt it
+            log.warning("analysis_pool_restart")
+            for process in list(getattr(broken, "_processes", {}).values()):
+                process.kill()
+            broken.shutdown(wait=False, cancel_futures=True)
+            self._executor = self._new_executor()
 
     def shutdown(self) -> None:
         for process in list(getattr(self._executor, "_processes", {}).values()):
             process.kill()
         self._executor.shutdown(wait=False, cancel_futures=True)
+        self._dispatch.shutdown(wait=False, cancel_futures=True)
 
 
 def _noop() -> None:
