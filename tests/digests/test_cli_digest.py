@@ -22,17 +22,22 @@ def run(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProce
     )
 
 
-async def test_digest_prints_then_sends_and_outbox_lists_it(
-    rt: Runtime, factory: Factory, tmp_path: Path
-) -> None:
-    """digest prints without sending; --send writes the .eml; outbox lists date, to, subject."""
-    env = clean_environment(
+def cli_environment(rt: Runtime) -> dict[str, str]:
+    """A CLI process on the test's data dir, database and Redis, with a queue of its own."""
+    return clean_environment(
         CONTENTMIND_DATA_DIR=str(rt.settings.data_dir),
         DATABASE_URL=rt.settings.effective_database_url,
         REDIS_URL=rt.settings.redis_url or "",
         CONTENTMIND_QUEUE_NAME=f"test:{uuid.uuid4().hex[:8]}",
         CONTENTMIND_LOG_FORMAT="json",
     )
+
+
+async def test_digest_prints_then_sends_and_outbox_lists_it(
+    rt: Runtime, factory: Factory, tmp_path: Path
+) -> None:
+    """digest prints without sending; --send writes the .eml; outbox lists date, to, subject."""
+    env = cli_environment(rt)
     dana = await factory.user("dana@acme.example")
     await factory.item(dana, "Harbour <survey>", at=utcnow() - timedelta(hours=2),
                        keywords=["harbour"], key_points=["Quay 4 needs repair"])  # fmt: skip
@@ -75,13 +80,7 @@ async def test_send_in_words_and_prefs_change_the_schedule(
     """`digest --send` without --json says "Digest sent." and exits 0 (it crashed formatting a
     retry delay it did not have); `prefs` shows and changes time, zone, weekdays and on/off; an
     on-demand digest for a user with daily digests off says so in its footer."""
-    env = clean_environment(
-        CONTENTMIND_DATA_DIR=str(rt.settings.data_dir),
-        DATABASE_URL=rt.settings.effective_database_url,
-        REDIS_URL=rt.settings.redis_url or "",
-        CONTENTMIND_QUEUE_NAME=f"test:{uuid.uuid4().hex[:8]}",
-        CONTENTMIND_LOG_FORMAT="json",
-    )
+    env = cli_environment(rt)
     erin = await factory.user("erin@acme.example")
     await factory.item(erin, "Dock schedule", at=utcnow() - timedelta(hours=1), keywords=["dock"])
 
