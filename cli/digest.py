@@ -75,6 +75,9 @@ def _print_outcome(outcome: Outcome, as_json: bool) -> None:
 def outcome_words(outcome: Outcome) -> str:
     """What became of a sent digest, in one line."""
     if outcome.status == "sent":
+        where = outcome.delivery_ref or ""
+        if where.endswith(".eml"):  # no relay configured: the local outbox
+            return f"Digest sent to the local outbox: {where}"
         return "Digest sent."
     if outcome.status == "skipped":
         return f"No digest sent ({outcome.reason})."

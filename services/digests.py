@@ -733,7 +733,11 @@ async def _send(
                            expected=(DigestStatus.GENERATED,))  # fmt: skip
     sender = kit.senders.get(digest.channel)
     if sender is None:
-        message = f"No sender is configured for the {digest.channel} channel."
+        message = f"No sender is configured for the {digest.channel} channel." + (
+            " Set CONTENTMIND_SLACK_BOT_TOKEN for this process."
+            if digest.channel == "slack"
+            else ""
+        )
         return await _fail(rt, digest, f"{digest.channel}_not_configured", message,
                            now=now, attempt=attempt)  # fmt: skip
     try:

@@ -54,7 +54,10 @@ async def fetch_slack_file(ctx: dict[str, Any], share_data: dict[str, Any]) -> s
     except (Retry, asyncio.CancelledError):
         raise
     except Exception as error:  # our own I/O failed (database, storage, Redis): try again later
-        log.exception("fetch_slack_file_error", error_type=type(error).__name__)
+        if isinstance(error, ContentMindError) and not error.permanent:  # e.g. a rate limit
+            log.warning("fetch_slack_file_retrying", reason=error.reason, detail=str(error))
+        else:
+            log.exception("fetch_slack_file_error", error_type=type(error).__name__)
         if job_try >= rt.settings.job_max_tries:
             raise
         raise Retry(defer=rt.settings.job_retry_backoff_s * job_try) from error

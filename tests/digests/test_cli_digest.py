@@ -77,8 +77,8 @@ async def test_digest_prints_then_sends_and_outbox_lists_it(
 async def test_send_in_words_and_prefs_change_the_schedule(
     rt: Runtime, factory: Factory, tmp_path: Path
 ) -> None:
-    """`digest --send` without --json says "Digest sent." and exits 0 (it crashed formatting a
-    retry delay it did not have); `prefs` shows and changes time, zone, weekdays and on/off; an
+    """`digest --send` without --json says where the digest went and exits 0 (it crashed
+    formatting a retry delay it did not have); `prefs` shows and changes time, zone, weekdays and on/off; an
     on-demand digest for a user with daily digests off says so in its footer."""
     env = cli_environment(rt)
     erin = await factory.user("erin@acme.example")
@@ -121,8 +121,8 @@ async def test_send_in_words_and_prefs_change_the_schedule(
     sent = await asyncio.to_thread(run, env, tmp_path, "digest", "--user", "erin@acme.example",
                                    "--send")  # fmt: skip
     assert sent.returncode == 0, sent.stderr[-2000:]
-    assert sent.stdout.strip().endswith("Digest sent.")
     [eml] = rt.settings.outbox_dir.glob("*.eml")
+    assert sent.stdout.strip().endswith(f"Digest sent to the local outbox: {eml}")
     text = eml.read_text()
     assert "You asked for this digest (erin@acme.example); daily digests are off." in text
     assert "because digests are on" not in text

@@ -208,6 +208,7 @@ async def test_slack_digest_without_a_slack_sender_fails_clearly(
     [digest] = await schedule_due(rt, now=MORNING)
     outcome = await deliver(rt, build_kit(rt), digest.id, now=MORNING)  # no Slack bot token
     assert (outcome.status, outcome.reason) == ("failed", "slack_not_configured")
+    assert outcome.message is not None and "CONTENTMIND_SLACK_BOT_TOKEN" in outcome.message
     [event] = await events(rt, "DIGEST_FAILED")
     assert event.event_metadata["reason"] == "slack_not_configured"
     assert event.event_metadata["channel"] == "slack"
