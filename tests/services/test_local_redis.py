@@ -410,7 +410,9 @@ def test_a_process_borrowing_the_local_redis_stops_when_it_goes(tmp_path: Path) 
     reader.start()
     try:
         deadline = time.monotonic() + 40
-        while not any("local_redis_shared" in line for line in lines):
+        # running, not still starting: connected (arq logs the server's facts) and shared
+        while not (any("local_redis_shared" in line for line in lines)
+                   and any("redis_version=" in line for line in lines)):  # fmt: skip
             assert time.monotonic() < deadline and worker.poll() is None, "".join(lines)[-3000:]
             time.sleep(0.2)
         owner.stop()
