@@ -152,3 +152,12 @@ async def processed(rt: Runtime) -> list[ImapProcessedMessage]:
 async def folder_states(rt: Runtime) -> list[ImapFolderState]:
     async with rt.sessions() as session:
         return list((await session.exec(select(ImapFolderState))).all())
+
+
+def require_tls(server: Dovecot) -> None:
+    """TLS tests need the certificate openssl makes: a skip on a laptop, a failure in CI."""
+    if server.cert_file is None or server.tls_port is None:
+        message = "openssl is not installed: dovecot runs without TLS"
+        if REQUIRE_DOVECOT:
+            pytest.fail(message + " but CONTENTMIND_REQUIRE_DOVECOT=1")
+        pytest.skip(message)

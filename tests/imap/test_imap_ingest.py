@@ -21,6 +21,7 @@ from tests.imap.conftest import (
     folder_states,
     ingest_running,
     processed,
+    require_tls,
     wait_passes,
     wait_until,
 )
@@ -317,8 +318,7 @@ async def test_encrypted_connection_with_a_trusted_certificate(
 ) -> None:
     """Implicit TLS (the imaps port) and STARTTLS (the plain port) both ingest mail."""
     server = mailbox.server
-    if server.cert_file is None:
-        pytest.skip("openssl is not installed: dovecot runs without TLS")
+    require_tls(server)
     port = server.tls_port if security == "tls" else server.port
     account = mailbox.account(security=security, port=port, tls_ca_file=server.cert_file)
     await mailbox.append(pdf_mail("Over TLS", "Cormorant"))
@@ -330,8 +330,7 @@ async def test_encrypted_connection_with_a_trusted_certificate(
 
 async def test_untrusted_certificate_is_reported_once(rt: Runtime, mailbox: Mailbox) -> None:
     """A self-signed certificate that is not trusted: IMAP_ERROR config_error, once."""
-    if mailbox.server.tls_port is None:
-        pytest.skip("openssl is not installed: dovecot runs without TLS")
+    require_tls(mailbox.server)
     account = mailbox.account(security="tls", port=mailbox.server.tls_port, auth_retry_s=0.2)
     async with ingest_running(rt, [account]) as ingest:
         await wait_until(lambda: ingest.statuses[0].connects >= 3, what="three attempts")
