@@ -26,6 +26,7 @@ from models import AnalyticsEvent, FileRecord, FileStatus, KnowledgeItem, Tenant
 from services.runtime import Runtime
 from services.settings import Settings
 from tests.bot.fake_slack import BOT_TOKEN, TEAM_ID, FakeFile, FakeSlack
+from tests.e2e.conftest import written_events
 from workers.pool import AnalysisPool
 from workers.worker import worker_running
 
@@ -160,13 +161,7 @@ class Bot:
             return list((await session.exec(select(Tenant))).all())
 
     async def events(self, event_type: str | None = None) -> list[AnalyticsEvent]:
-        await asyncio.sleep(self.rt.settings.analytics_flush_interval_s * 4)
-        await self.rt.analytics.flush()
-        async with self.rt.sessions() as session:
-            statement = select(AnalyticsEvent).order_by(col(AnalyticsEvent.id))
-            if event_type:
-                statement = statement.where(AnalyticsEvent.event_type == event_type)
-            return list((await session.exec(statement)).all())
+        return await written_events(self.rt, event_type)
 
     async def wait_events(
         self, event_type: str, count: int = 1, *, timeout: float = 60.0

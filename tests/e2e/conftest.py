@@ -61,14 +61,7 @@ class Pipeline:
             return list((await session.exec(select(KnowledgeItem))).all())
 
     async def events(self, event_type: str | None = None) -> list[AnalyticsEvent]:
-        """Events in order; waits a few flush intervals so the worker's buffer is written."""
-        await asyncio.sleep(self.rt.settings.analytics_flush_interval_s * 4)
-        await self.rt.analytics.flush()
-        async with self.rt.sessions() as session:
-            statement = select(AnalyticsEvent).order_by(col(AnalyticsEvent.id))
-            if event_type:
-                statement = statement.where(AnalyticsEvent.event_type == event_type)
-            return list((await session.exec(statement)).all())
+        return await written_events(self.rt, event_type)
 
     async def wait_done(self, *, messages: int = 1, timeout: float = 60.0) -> list[FileRecord]:
         """Wait until `messages` emails are parsed and every file is final and replied to."""
@@ -138,3 +131,14 @@ async def pipeline_with(
             await server.wait_closed()
     finally:
         await rt.close()
+
+
+async def written_events(rt: Runtime, event_type: str | None = None) -> list[AnalyticsEvent]:
+    """Events in order; waits a few flush intervals so the worker's buffer is written."""
+    await asyncio.sleep(rt.settings.analytics_flush_interval_s * 4)
+    await rt.analytics.flush()
+    async with rt.sessions() as session:
+        statement = select(AnalyticsEvent).order_by(col(AnalyticsEvent.id))
+        if event_type:
+            statement = statement.where(AnalyticsEvent.event_type == event_type)
+        return list((await session.exec(statement)).all())
