@@ -2,6 +2,11 @@
 
 A call that overruns its time is stopped by killing the pool's processes (a thread cannot be
 stopped); the pool is rebuilt and the other calls in flight fail with a retryable error.
+
+Each process has one call waiting behind the one it runs, so it starts the next file the moment
+it finishes one, without a round trip through this process (whose threads may be busy). The time
+bound counts from when a process starts the call: each process writes that moment into shared
+memory, under the call's ticket.
 """
 
 from __future__ import annotations
@@ -9,12 +14,14 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import multiprocessing
+import queue
 import resource
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import CancelledError, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
@@ -26,10 +33,15 @@ log = structlog.get_logger(__name__)
 T = TypeVar("T")
 PR_SET_PDEATHSIG = 1
 FORKSERVER_GUARD = "workers.forkserver_guard"
+NOT_STARTED = 0.0
+RESUBMITS = 2  # times a call that never started is moved to a rebuilt pool
+_started: Any = None  # in a pool process: the shared start times, by ticket
 
 
-def _init_child(memory_limit_bytes: int) -> None:
-    """In each pool process: die with the parent, and cap the address space."""
+def _init_child(memory_limit_bytes: int, started: Any) -> None:
+    """In each pool process: die with the parent, cap the address space, keep the start times."""
+    global _started
+    _started = started
     if sys.platform.startswith("linux"):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
@@ -50,8 +62,14 @@ class AnalysisPool:
         self._context.set_forkserver_preload(
             [FORKSERVER_GUARD, "__main__", __name__, *(preload or [])]
         )
+        # Calls in flight: one running in each process and one waiting behind each.
+        depth = 2 * max_workers
+        self._started = self._context.Array("d", depth, lock=False)  # monotonic s, by ticket
+        self._tickets: queue.SimpleQueue[int] = queue.SimpleQueue()
+        for ticket in range(depth):
+            self._tickets.put(ticket)
+        self._slots = threading.BoundedSemaphore(depth)
         self._executor = self._new_executor()
-        self._slots = threading.BoundedSemaphore(max_workers)  # one call per process at a time
         self._restart_lock = threading.Lock()
         self._dispatch = ThreadPoolExecutor(
             max_workers=max(8, 4 * max_workers), thread_name_prefix="analysis-dispatch"
@@ -62,16 +80,15 @@ class AnalysisPool:
             max_workers=self.max_workers,
             mp_context=self._context,
             initializer=_init_child,
-            initargs=(self.memory_limit_bytes,),
+            initargs=(self.memory_limit_bytes, self._started),
         )
 
     async def run(self, timeout_s: float, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run fn in a pool process; JobTimeout past timeout_s; TransientError if the pool broke.
 
-        The call waits for a free process in a dispatch thread, not in the event loop: when a
-        process finishes a file, the next waiting call is handed to it at once, even while the
-        loop is busy with other jobs' own work (which would otherwise leave the process idle).
-        The time bound starts when a process is free for the call.
+        The call waits for its turn in a dispatch thread, not in the event loop, and is queued in
+        the pool ahead of time (see the module's docstring). The time bound starts when a pool
+        process starts the call; the time spent waiting behind another call does not count.
         """
         return await asyncio.wrap_future(
             self._dispatch.submit(self._run_blocking, timeout_s, fn, args, kwargs)
@@ -87,16 +104,58 @@ class AnalysisPool:
         self, timeout_s: float, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> T:
         with self._slots:
-            executor = self._executor
-            future = executor.submit(_call, fn, args, kwargs)
+            ticket = self._tickets.get()
             try:
-                return future.result(timeout=timeout_s)
+                return self._run_ticket(ticket, timeout_s, fn, args, kwargs)
+            finally:
+                self._tickets.put(ticket)
+
+    def _run_ticket(
+        self,
+        ticket: int,
+        timeout_s: float,
+        fn: Callable[..., T],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> T:
+        for _ in range(RESUBMITS + 1):
+            self._started[ticket] = NOT_STARTED
+            executor = self._executor
+            try:
+                future = executor.submit(_call, ticket, fn, args, kwargs)
+                return self._result(future, ticket, timeout_s)
             except TimeoutError:
                 self._restart(executor)
                 raise JobTimeout() from None
-            except BrokenProcessPool:
+            except (BrokenProcessPool, CancelledError):  # cancelled: still queued at the restart
                 self._restart(executor)
-                raise TransientError("The analysis process stopped unexpectedly.") from None
+                if self._started[ticket] != NOT_STARTED:
+                    break
+                # It was waiting behind a call that broke the pool: it never ran, so it runs on
+                # the rebuilt pool instead of failing with the one that did.
+        raise TransientError("The analysis process stopped unexpectedly.")
+
+    def _result(self, future: Future[T], ticket: int, timeout_s: float) -> T:
+        """The call's result; TimeoutError once it has run timeout_s in its process.
+
+        The calls ahead of it were already running when it was queued, each bounded by
+        timeout_s: so a call that has not started within twice the bound never will (the pool is
+        stuck), and times out as well.
+        """
+        give_up = time.monotonic() + 2 * timeout_s
+        while True:
+            started = self._started[ticket]
+            deadline = started + timeout_s if started != NOT_STARTED else give_up
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError
+            try:
+                return future.result(timeout=remaining)
+            except TimeoutError:
+                if started == NOT_STARTED and self._started[ticket] != NOT_STARTED:
+                    continue  # it started meanwhile: wait for its own bound
+                if time.monotonic() >= deadline:
+                    raise
 
     def _restart(self, broken: ProcessPoolExecutor) -> None:
         with self._restart_lock:
@@ -119,5 +178,6 @@ def _noop() -> None:
     return None
 
 
-def _call(fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]) -> T:
+def _call(ticket: int, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]) -> T:
+    _started[ticket] = time.monotonic()
     return fn(*args, **kwargs)
