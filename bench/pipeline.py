@@ -6,9 +6,9 @@ One run, one set of input files, every ratio against a baseline measured in the 
 
 1. throughput: N files (PDF, DOCX, XLSX, TXT, each with its own content) sent as real emails over
    SMTP to the ingest server and processed by ONE arq worker until every file is final;
-2. overhead: the wall time of that with worker_concurrency=1 and analysis_processes=1 against
-   `agents.pipeline.analyze_file` over the same files, sequentially, in this process; plus a
-   breakdown of the difference (arq job timings, pool time, SQL statements);
+2. overhead: the wall time of that with one analysis process against
+   `agents.pipeline.analyze_file` over the same files, sequentially, in a process of its own;
+   plus a breakdown of a pass with one job at a time (arq job timings, pool time, SQL statements);
 3. analytics: `Analytics.log_event` x E + close() against one session + commit per event.
 
 A report, not a test: exit 0 whatever the figures; 1 only when the pipeline itself failed (a
@@ -22,6 +22,7 @@ import asyncio
 import cProfile
 import io
 import logging
+import multiprocessing
 import os
 import pstats
 import random
@@ -34,7 +35,8 @@ import tempfile
 import textwrap
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -250,7 +252,7 @@ def send_all(port: int, sender: str, emails: list[bytes]) -> None:
                 raise RuntimeError(f"SMTP refused: {refused}")
 
 
-# --- 2. the baseline: bare analyze_file in this process ----------------------------------------
+# --- 2. the baseline: bare analyze_file, in a process of its own -------------------------------
 
 
 def analyze_all(corpus: list[BenchFile], limits: ExtractionLimits) -> float:
@@ -261,6 +263,55 @@ def analyze_all(corpus: list[BenchFile], limits: ExtractionLimits) -> float:
             item.data, filename=item.filename, declared_type=item.content_type, limits=limits
         )
     return time.perf_counter() - started
+
+
+_BARE_INPUT: tuple[list[BenchFile], ExtractionLimits] | None = None
+
+
+def _bare_start(corpus: list[BenchFile], limits: ExtractionLimits) -> None:
+    """In the baseline's process: keep the files, and warm up on one file of each kind."""
+    global _BARE_INPUT
+    _BARE_INPUT = (corpus, limits)
+    quiet_logging()
+    analyze_all(warmup_files(corpus), limits)
+
+
+def _bare_pass() -> float:
+    assert _BARE_INPUT is not None
+    return analyze_all(*_BARE_INPUT)
+
+
+class Outside:
+    """The two processes beside the pipeline's: the bare baseline and the SMTP sender.
+
+    Neither runs in the pipeline's process: a baseline timed there would block the worker's event
+    loop for seconds before every pass, and a sender there would share the server's interpreter
+    lock, neither of which happens in production (mail comes from other machines).
+    """
+
+    def __init__(self, corpus: list[BenchFile], limits: ExtractionLimits) -> None:
+        spawn = multiprocessing.get_context("spawn")
+        self._bare = ProcessPoolExecutor(
+            1, mp_context=spawn, initializer=_bare_start, initargs=(corpus, limits)
+        )
+        self._sender = ProcessPoolExecutor(1, mp_context=spawn)
+
+    async def start(self) -> None:
+        """Both processes up (imports done, the baseline warmed up) before anything is timed."""
+        await asyncio.gather(
+            asyncio.wrap_future(self._bare.submit(int)),
+            asyncio.wrap_future(self._sender.submit(int)),
+        )
+
+    async def bare(self) -> float:
+        return await asyncio.wrap_future(self._bare.submit(_bare_pass))
+
+    async def send(self, port: int, sender: str, emails: list[bytes]) -> None:
+        await asyncio.wrap_future(self._sender.submit(send_all, port, sender, emails))
+
+    def close(self) -> None:
+        self._bare.shutdown(cancel_futures=True)
+        self._sender.shutdown(cancel_futures=True)
 
 
 # --- 1. the whole pipeline ---------------------------------------------------------------------
@@ -358,10 +409,13 @@ class Services:
     rt: Runtime  # the SMTP side's runtime; the worker opens its own, as in production
     poll: SessionFactory  # the benchmark's own engine, left out of the SQL counts
     sql: SqlCounter
+    outside: Outside
 
 
 @asynccontextmanager
-async def pipeline_running(settings: Settings, sql: SqlCounter) -> AsyncIterator[Services]:
+async def pipeline_running(
+    settings: Settings, sql: SqlCounter, outside: Outside
+) -> AsyncIterator[Services]:
     """The SMTP ingest server and one arq worker (with its analysis pool) in this event loop."""
     rt = await Runtime.open(settings, redis_url=settings.redis_url, migrate=False)
     poll_engine = create_engine(settings.effective_database_url, pool_size=1)
@@ -369,7 +423,7 @@ async def pipeline_running(settings: Settings, sql: SqlCounter) -> AsyncIterator
     server = await start_smtp_server(rt)
     try:
         async with worker_running(settings, settings.redis_url or ""):
-            yield Services(rt, session_factory(poll_engine), sql)
+            yield Services(rt, session_factory(poll_engine), sql, outside)
     finally:
         server.close()
         await server.wait_closed()
@@ -382,10 +436,11 @@ async def time_pipeline(
     corpus: list[BenchFile],
     options: Options,
     sql: SqlCounter,
+    outside: Outside,
     *,
     concurrency: int,
     processes: int,
-    bare: Callable[[], float] | None = None,
+    bare: Callable[[], Awaitable[float]] | None = None,
 ) -> PipelineResult:
     """A warm-up pass, then `repeats` timed passes, each from a new tenant (so nothing dedupes).
 
@@ -402,10 +457,10 @@ async def time_pipeline(
         }
     )
     result = PipelineResult(concurrency, processes)
-    async with pipeline_running(variant, sql) as services:
+    async with pipeline_running(variant, sql, outside) as services:
         result.warmup = await run_pass(services, warmup_files(corpus), f"warm-{label}", options)
         for rep in range(options.repeats):
-            bare_s = bare() if bare else None
+            bare_s = await bare() if bare else None
             progress(f"pipeline {concurrency}x{processes}, pass {rep + 1}/{options.repeats}")
             result.passes.append(await run_pass(services, corpus, f"{label}-{rep}", options))
             result.passes[-1].bare_s = bare_s
@@ -424,7 +479,7 @@ async def run_pass(
     port = services.rt.settings.smtp_port
     services.sql.reset()
     started = time.time()
-    sending = asyncio.create_task(asyncio.to_thread(send_all, port, f"bench@{domain}", emails))
+    sending = asyncio.ensure_future(services.outside.send(port, f"bench@{domain}", emails))
     timeout_s = 60 + 10 * len(corpus)
     tenant_id = await wait_final(services.poll, domain, len(corpus), len(emails), timeout_s)
     await sending
@@ -728,7 +783,7 @@ def throughput_table(n: int, pipelines: list[PipelineResult]) -> str:
     rows = [("1. throughput", "wall s", "files/s", "ms/file", "vs bare", "each pass, s")]
     rows.append(
         (
-            "bare analyze_file, in-process, sequential",
+            "bare analyze_file, own process, sequential",
             f"{bare:.2f}",
             f"{n / bare:.2f}",
             f"{1000 * bare / n:.0f}",
@@ -753,13 +808,17 @@ def throughput_table(n: int, pipelines: list[PipelineResult]) -> str:
 
 
 def overhead_line(n: int, fair: PipelineResult) -> str:
-    bare, wall = statistics.median_low(fair.bare_runs), fair.median.wall_s
-    overhead = wall / bare - 1
+    """The median of the passes' own ratios: each pipeline pass against the bare pass timed right
+    before it, so that the machine's speed at that moment cancels out."""
+    pairs = [p.wall_s / p.bare_s - 1 for p in fair.passes if p.bare_s]
+    overhead = statistics.median(pairs)
+    bare = statistics.median_low(fair.bare_runs)
     return (
-        f"2. overhead = pipeline (concurrency {fair.concurrency}, 1 analysis process) / bare - 1"
-        f" = {wall:.2f} / {bare:.2f} - 1 = {overhead:+.1%} "
-        f"({1000 * (wall - bare) / n:+.0f} ms per file)   target <= {OVERHEAD_TARGET:.0%}: "
-        f"{verdict(overhead <= OVERHEAD_TARGET)}"
+        f"2. overhead = median over the passes of (pipeline pass, concurrency {fair.concurrency}, "
+        f"1 analysis process) / (bare pass right before it) - 1 = {overhead:+.1%} "
+        f"({1000 * overhead * bare / n:+.0f} ms per file)   target <= {OVERHEAD_TARGET:.0%}: "
+        f"{verdict(overhead <= OVERHEAD_TARGET)}\n"
+        f"   each pass: {' '.join(f'{x:+.0%}' for x in pairs)}"
     )
 
 
@@ -814,18 +873,22 @@ async def run_all(
     sql = SqlCounter()
     sql.install()
     limits = limits_from(SimpleNamespace(settings=settings))  # type: ignore[arg-type]  # = worker's
-    progress("warming up bare analyze_file")
-    analyze_all(warmup_files(corpus), limits)
-    # The overhead figure: one analysis process (the bare loop's one core), the worker's usual
-    # concurrency, so its own I/O overlaps analysis as in production.
-    fair = await time_pipeline(settings, corpus, options, sql,
-                               concurrency=settings.worker_concurrency, processes=1,
-                               bare=lambda: analyze_all(corpus, limits))  # fmt: skip
-    serial = await time_pipeline(settings, corpus, options, sql, concurrency=1, processes=1,
-                                 bare=lambda: analyze_all(corpus, limits))  # fmt: skip
-    default = await time_pipeline(settings, corpus, options, sql,
-                                  concurrency=settings.worker_concurrency,
-                                  processes=settings.analysis_processes)  # fmt: skip
+    progress("starting the baseline and sender processes, warming up bare analyze_file")
+    outside = Outside(corpus, limits)
+    try:
+        await outside.start()
+        # The overhead figure: one analysis process (the bare loop's one core), the worker's
+        # usual concurrency, so its own I/O overlaps analysis as in production.
+        fair = await time_pipeline(settings, corpus, options, sql, outside,
+                                   concurrency=settings.worker_concurrency, processes=1,
+                                   bare=outside.bare)  # fmt: skip
+        serial = await time_pipeline(settings, corpus, options, sql, outside,
+                                     concurrency=1, processes=1, bare=outside.bare)  # fmt: skip
+        default = await time_pipeline(settings, corpus, options, sql, outside,
+                                      concurrency=settings.worker_concurrency,
+                                      processes=settings.analysis_processes)  # fmt: skip
+    finally:
+        outside.close()
     pipelines = [fair, serial, default]
     return pipelines, await time_log_event(settings, options.events, options.repeats)
 
