@@ -95,7 +95,7 @@ def parse_options(argv: list[str] | None = None) -> Options:
     add = parser.add_argument
     add("--files", type=int, default=40, help="files per pass (default 40)")
     add("--database", choices=("sqlite", "postgres"), default="sqlite")
-    add("--repeats", type=int, default=3, help="timed passes per figure; the median is reported")
+    add("--repeats", type=int, default=5, help="timed passes per figure; the median is reported")
     add("--events", type=int, default=20_000, help="events for the log_event figure")
     add("--per-email", type=int, default=1, help="attachments per email (default 1)")
     pg_url = os.environ.get("CONTENTMIND_TEST_POSTGRES_URL", DEFAULT_PG)
