@@ -17,7 +17,15 @@ import structlog
 from agents.keywords import MAX_KEYWORDS, MIN_KEYWORDS, extract_keywords
 from agents.llm import LLMConfig, LLMError, request_analysis
 from agents.ranking import rank_sentences
-from agents.tables import Table, parse_table, table_keywords, table_points, table_summary
+from agents.tables import (
+    Table,
+    parse_table,
+    sheet_point,
+    sheets,
+    table_keywords,
+    table_points,
+    table_summary,
+)
 from agents.text import (
     TITLE_CHARS,
     clean,
@@ -147,7 +155,16 @@ def _describe_table(table: Table, body: str) -> _Content:
     if len(keywords) < MIN_KEYWORDS:
         extra = extract_keywords(body[:KEYWORD_PREFIX_CHARS], guess_language(body))
         keywords = list(dict.fromkeys([*keywords, *extra]))[:MAX_KEYWORDS]
-    return _Content(table_summary(table), table_points(table), keywords)
+    summary, points = table_summary(table), table_points(table)
+    workbook = sheets(body)
+    if len(workbook) > 1:  # the first sheet is the table above; the others get a point each
+        names = ", ".join(sheet.name for sheet in workbook)
+        first = summary[0].lower() + summary[1:]
+        summary = f"A workbook of {len(workbook)} sheets ({names}). {workbook[0].name}: {first}"
+        further = [sheet_point(sheet) for sheet in workbook[1:MAX_POINTS]]
+        points = points[: max(MIN_POINTS, MAX_POINTS - len(further))] + further
+        points = points[:MAX_POINTS]
+    return _Content(summary, points, keywords)
 
 
 def _describe_prose(body: str) -> _Content:

@@ -72,6 +72,31 @@ def first_sheet(text: str) -> str:
     return next((block for block in blocks if block.strip()), "")
 
 
+@dataclass(frozen=True)
+class Sheet:
+    name: str
+    text: str  # its rows, one CSV line each
+
+
+def sheets(text: str) -> list[Sheet]:
+    """The non-empty sheets of a spreadsheet's text (``# Sheet:`` lines); [] for other text."""
+    if not text.startswith("# Sheet: "):
+        return []
+    names = [mark[len("# Sheet: ") :].strip() for mark in _SHEET_MARK.findall(text)]
+    blocks = [block.strip("\n") for block in _SHEET_MARK.split(text)[1:]]
+    return [Sheet(name, block) for name, block in zip(names, blocks, strict=False) if block.strip()]
+
+
+def sheet_point(sheet: Sheet) -> str:
+    """One key point on a further sheet: its shape as a table, or its first line of text."""
+    table = parse_table(sheet.text)
+    if table is not None:
+        described = table_summary(table).removeprefix("A table of ").rstrip(".")
+        return trim(f"Sheet {sheet.name}: {described}.", POINT_CHARS)
+    first = next(line for line in sheet.text.split("\n") if line.strip())
+    return trim(f"Sheet {sheet.name}: {squash(first)}", POINT_CHARS)
+
+
 def _tabular_name(filename: str | None) -> bool:
     return filename is not None and filename.lower().endswith(TABULAR_SUFFIXES)
 

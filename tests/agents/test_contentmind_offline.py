@@ -10,8 +10,11 @@ import pytest
 from segtok.segmenter import split_single
 
 from agents.contentmind import Analysis, ContentMindAgent
+from agents.pipeline import analyze_file
 from agents.text import guess_language, squash
 from agents.tokens import count_tokens
+from services.extraction import ExtractionLimits
+from tests.factories.files import make_xlsx
 
 
 def _sentences(text: str) -> list[str]:
@@ -237,3 +240,40 @@ def test_keywords_never_carry_an_unbalanced_bracket() -> None:
     assert analysis.keywords
     for keyword in analysis.keywords:
         assert keyword.count("(") == keyword.count(")"), keyword
+
+
+def test_workbook_summary_names_every_sheet_and_gives_each_further_sheet_a_point() -> None:
+    """An XLSX of several sheets: the first is described as a table, the others are not lost."""
+    data = make_xlsx(
+        {
+            "Budget": [["Item", "Amount"], ["Laptops", 12000], ["Desks", 800], ["Chairs", 450]],
+            "Suppliers": [["Name", "Country"], ["Ostwind GmbH", "Germany"], ["Valmora", "Italy"]],
+            "Notes": [["Approved by the finance board in March."]],
+        }
+    )
+    result = analyze_file(
+        data, filename="budget.xlsx", declared_type=None, limits=ExtractionLimits()
+    )
+    analysis = result.analysis
+
+    assert analysis.summary == (
+        "A workbook of 3 sheets (Budget, Suppliers, Notes). "
+        "Budget: a table of 3 rows and 2 columns: Item, Amount."
+    )
+    assert analysis.key_points[0] == "Item: Laptops; Amount: 12000"
+    assert "Amount: from 450 to 12,000 (total 13,250)" in analysis.key_points
+    assert analysis.key_points[-2:] == [
+        "Sheet Suppliers: 2 rows and 2 columns: Name, Country.",
+        "Sheet Notes: Approved by the finance board in March.",
+    ]
+    assert 3 <= len(analysis.key_points) <= 7
+
+
+def test_single_sheet_workbook_is_described_as_its_table() -> None:
+    """One sheet: the summary is the table's, as for a CSV."""
+    data = make_xlsx({"Freight": [["Carrier", "Cost"], ["Zephyrline", 1200], ["Borealis", 900]]})
+    result = analyze_file(
+        data, filename="freight.xlsx", declared_type=None, limits=ExtractionLimits()
+    )
+
+    assert result.analysis.summary == "A table of 2 rows and 2 columns: Carrier, Cost."
