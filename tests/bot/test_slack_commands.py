@@ -118,18 +118,41 @@ async def test_digest_settings_change_through_the_preferences_service(bot: Bot) 
     assert "not a time of day" in (await _answer(bot, 3))["text"]
 
 
+async def _open_home(bot: Bot, user: str, event_id: str, opened: int) -> dict[str, Any]:
+    event = {"type": "app_home_opened", "user": user, "channel": "D000FAKE1", "tab": "home",
+             "event_ts": "1709630000.000001"}  # fmt: skip
+    payload = {"token": "x", "team_id": TEAM_ID, "api_app_id": "A000FAKE1", "event": event,
+               "type": "event_callback", "event_id": event_id}  # fmt: skip
+    assert (await bot.event(payload)).status_code == 200
+    await bot.slack.wait_for(
+        lambda: len(bot.slack.called("views.publish")) >= opened, what="the view"
+    )
+    published = bot.slack.called("views.publish")
+    assert published[opened - 1].params["user_id"] == user
+    view: dict[str, Any] = published[opened - 1].params["view"]
+    assert view["type"] == "home"
+    return view
+
+
 async def test_app_home_shows_recent_items_and_usage(bot: Bot) -> None:
     """Opening the Home tab publishes the user's recent items and their week's usage."""
     file = bot.slack.add_file(FakeFile("F000HOME1", "notes.md", NOTES, "text/markdown"))
     await bot.event(message_event([bot.share(file)], event_id="EvHOME01"))
     await bot.wait_final(1)
-    event = {"type": "app_home_opened", "user": USER, "channel": "D000FAKE1", "tab": "home",
-             "event_ts": "1709630000.000001"}  # fmt: skip
-    payload = {"token": "x", "team_id": TEAM_ID, "api_app_id": "A000FAKE1", "event": event,
-               "type": "event_callback", "event_id": "EvHOME02"}  # fmt: skip
-    assert (await bot.event(payload)).status_code == 200
-    published = await bot.slack.wait_for(lambda: bot.slack.called("views.publish"), what="the view")
-    view = published[0].params["view"]
-    assert published[0].params["user_id"] == USER and view["type"] == "home"
-    text = blocks_text(view)
+    text = blocks_text(await _open_home(bot, USER, "EvHOME02", opened=1))
     assert "Launch notes" in text and "Your ContentMind usage — last 7 days" in text
+
+
+async def test_app_home_shows_the_item_a_colleagues_earlier_share_made(bot: Bot) -> None:
+    """A teammate shares a file the team already has: their Home lists the item it matched."""
+    first = bot.slack.add_file(FakeFile("F000HOME3", "notes.md", NOTES, "text/markdown"))
+    again = bot.slack.add_file(FakeFile("F000HOME4", "launch.md", NOTES, "text/markdown"))
+    await bot.event(message_event([bot.share(first)], event_id="EvHOME03"))
+    await bot.wait_final(1)
+    await bot.event(message_event([bot.share(again)], event_id="EvHOME04", user="U000FAKE2"))
+    files = await bot.wait_final(2)
+    assert sorted((f.original_filename, f.reason) for f in files) == [
+        ("launch.md", "duplicate"), ("notes.md", None),
+    ]  # fmt: skip
+    text = blocks_text(await _open_home(bot, "U000FAKE2", "EvHOME05", opened=1))
+    assert "Launch notes" in text
