@@ -1,7 +1,8 @@
 """Answers to a question from a few knowledge items, with numbered citations to them.
 
 Offline (the default) the answer is extractive: the sentences of the sources that share the
-most words with the question, each followed by its source's number. With an LLM configured the
+most words with the question (at least half as many as the best one), each followed by its
+source's number. With an LLM configured the
 model composes the answer from the same sources, fenced as untrusted data; any LLM failure falls
 back to the extractive answer. Pure apart from that optional call.
 """
@@ -98,6 +99,10 @@ def extractive_answer(question: str, sources: Sequence[Source]) -> Answer:
             score = _score(terms, sentence)
             if score:
                 scored.append((-score, order, position, sentence))
+    # A sentence sharing far fewer of the question's words than the best one is only loosely
+    # related (one common word): it is quoted only when nothing matches better.
+    best = max((-entry[0] for entry in scored), default=0)
+    scored = [entry for entry in scored if -entry[0] * 2 >= best]
     chosen: list[tuple[int, str]] = []
     per_source: dict[int, int] = {}
     seen: set[str] = set()

@@ -71,3 +71,14 @@ def test_llm_failure_falls_back_to_the_extractive_answer(
     answer = compose_answer("What is the launch budget?", SOURCES, llm=config)
     assert answer.backend == "offline"
     assert answer.text.startswith("The launch budget is 40,000 euros. [1]")
+
+
+def test_extractive_answer_leaves_out_sentences_sharing_one_word_when_others_share_more() -> None:
+    """A sentence with one common word ("launch") is not quoted beside ones that match well."""
+    sources = [
+        Source(1, "Budget", "The spring launch budget for Halvorsen is 40,000 euros."),
+        Source(2, "Canteen", "The canteen menu changes after the launch party."),
+    ]
+    answer = extractive_answer("What is the Halvorsen launch budget in spring?", sources)
+    assert answer.text == "The spring launch budget for Halvorsen is 40,000 euros. [1]"
+    assert answer.cited == [1]
