@@ -89,7 +89,11 @@ async def mark_deduped(rt: Runtime, record: FileRecord, existing: KnowledgeItem)
     return fresh
 
 
-def log_processed(rt: Runtime, record: FileRecord, item: KnowledgeItem, elapsed_ms: float) -> None:
+def log_processed(
+    rt: Runtime, record: FileRecord, item: KnowledgeItem, elapsed_ms: float, analysis_ms: float
+) -> None:
+    """processing_time_ms: the whole analysis call, waiting for a free process included;
+    analysis_ms: the time it ran in an analysis process."""
     rt.analytics.log_event(
         EventType.FILE_PROCESSED,
         **_ids(record),
@@ -97,6 +101,7 @@ def log_processed(rt: Runtime, record: FileRecord, item: KnowledgeItem, elapsed_
             "file_id": record.id,
             "knowledge_id": item.id,
             "processing_time_ms": round(elapsed_ms, 1),
+            "analysis_ms": round(analysis_ms, 1),
             "tokens_used": item.tokens_used,
             "token_count": item.token_count,
             "backend": item.backend,

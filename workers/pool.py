@@ -36,12 +36,13 @@ FORKSERVER_GUARD = "workers.forkserver_guard"
 NOT_STARTED = 0.0
 RESUBMITS = 2  # times a call that never started is moved to a rebuilt pool
 _started: Any = None  # in a pool process: the shared start times, by ticket
+_finished: Any = None  # and the end times
 
 
-def _init_child(memory_limit_bytes: int, started: Any) -> None:
-    """In each pool process: die with the parent, cap the address space, keep the start times."""
-    global _started
-    _started = started
+def _init_child(memory_limit_bytes: int, started: Any, finished: Any) -> None:
+    """In each pool process: die with the parent, cap the address space, keep the call times."""
+    global _started, _finished
+    _started, _finished = started, finished
     if sys.platform.startswith("linux"):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
@@ -65,6 +66,7 @@ class AnalysisPool:
         # Calls in flight: one running in each process and one waiting behind each.
         depth = 2 * max_workers
         self._started = self._context.Array("d", depth, lock=False)  # monotonic s, by ticket
+        self._finished = self._context.Array("d", depth, lock=False)
         self._tickets: queue.SimpleQueue[int] = queue.SimpleQueue()
         for ticket in range(depth):
             self._tickets.put(ticket)
@@ -80,7 +82,7 @@ class AnalysisPool:
             max_workers=self.max_workers,
             mp_context=self._context,
             initializer=_init_child,
-            initargs=(self.memory_limit_bytes, self._started),
+            initargs=(self.memory_limit_bytes, self._started, self._finished),
         )
 
     async def run(self, timeout_s: float, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -90,6 +92,13 @@ class AnalysisPool:
         the pool ahead of time (see the module's docstring). The time bound starts when a pool
         process starts the call; the time spent waiting behind another call does not count.
         """
+        result, _seconds = await self.run_timed(timeout_s, fn, *args, **kwargs)
+        return result
+
+    async def run_timed(
+        self, timeout_s: float, fn: Callable[..., T], *args: Any, **kwargs: Any
+    ) -> tuple[T, float]:
+        """As `run`, with the seconds the call ran in its pool process."""
         return await asyncio.wrap_future(
             self._dispatch.submit(self._run_blocking, timeout_s, fn, args, kwargs)
         )
@@ -102,7 +111,7 @@ class AnalysisPool:
 
     def _run_blocking(
         self, timeout_s: float, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> T:
+    ) -> tuple[T, float]:
         with self._slots:
             ticket = self._tickets.get()
             try:
@@ -117,13 +126,14 @@ class AnalysisPool:
         fn: Callable[..., T],
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
-    ) -> T:
+    ) -> tuple[T, float]:
         for _ in range(RESUBMITS + 1):
             self._started[ticket] = NOT_STARTED
             executor = self._executor
             try:
                 future = executor.submit(_call, ticket, fn, args, kwargs)
-                return self._result(future, ticket, timeout_s)
+                result = self._result(future, ticket, timeout_s)
+                return result, self._finished[ticket] - self._started[ticket]
             except TimeoutError:
                 self._restart(executor)
                 raise JobTimeout() from None
@@ -180,4 +190,7 @@ def _noop() -> None:
 
 def _call(ticket: int, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]) -> T:
     _started[ticket] = time.monotonic()
-    return fn(*args, **kwargs)
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        _finished[ticket] = time.monotonic()

@@ -152,7 +152,8 @@ async def _analyze_and_store(
             f"{rt.settings.max_file_bytes / 1e6:.1f} MB."
         )
     started = time.perf_counter()
-    result: FileAnalysis = await pool.run(
+    result: FileAnalysis
+    result, analysis_s = await pool.run_timed(
         rt.settings.job_timeout_s,
         safe_analyze,
         data,
@@ -162,11 +163,11 @@ async def _analyze_and_store(
         llm=llm_from(rt),
     )
     elapsed_ms = (time.perf_counter() - started) * 1000
-    return await _store(rt, record, result, elapsed_ms)
+    return await _store(rt, record, result, elapsed_ms, analysis_s * 1000)
 
 
 async def _store(
-    rt: Runtime, record: FileRecord, result: FileAnalysis, elapsed_ms: float
+    rt: Runtime, record: FileRecord, result: FileAnalysis, elapsed_ms: float, analysis_ms: float
 ) -> FileRecord:
     analysis, extracted = result.analysis, result.extracted
     item = KnowledgeItem(
@@ -211,7 +212,7 @@ async def _store(
             return await mark_deduped(rt, record, existing)
     for key, value in changes.items():
         setattr(record, key, value)
-    log_processed(rt, record, item, elapsed_ms)
+    log_processed(rt, record, item, elapsed_ms, analysis_ms)
     return record
 
 

@@ -57,3 +57,13 @@ async def test_a_call_waiting_behind_a_hang_runs_on_the_rebuilt_pool(
     assert isinstance(hang, JobTimeout)
     assert waiting == 6
     assert await one_process.run(2.0, sum, [4, 5]) == 9  # the pool works afterwards
+
+
+async def test_run_timed_reports_the_time_in_the_process_not_the_wait(
+    one_process: AnalysisPool,
+) -> None:
+    (_, first), (_, second) = await asyncio.gather(
+        one_process.run_timed(5.0, time.sleep, 0.4), one_process.run_timed(5.0, time.sleep, 0.3)
+    )
+    assert 0.4 <= first < 0.6, first
+    assert 0.3 <= second < 0.5, second  # it waited 0.4 s behind the first: not counted
