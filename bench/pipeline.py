@@ -818,13 +818,15 @@ def throughput_table(n: int, pipelines: list[PipelineResult]) -> str:
 
 
 def overhead_line(n: int, fair: PipelineResult) -> str:
-    """The median of the passes' own ratios: each pipeline pass against the bare pass timed right
-    before it, so that the machine's speed at that moment cancels out. Then each pass cut in two:
+    """The median of the passes' own ratios (each pipeline pass against the bare pass timed right
+    before it), and the ratio of the two medians; the target is met when both meet it. Then each
+    pass cut in two:
     the analysis itself (Σ analysis_ms, in the analysis process) against the bare pass, and the
     rest of the wall time, when the analysis process had no file (start, waits, end)."""
     pairs = [p.wall_s / p.bare_s - 1 for p in fair.passes if p.bare_s]
     overhead = statistics.median(pairs)
     bare = statistics.median_low(fair.bare_runs)
+    of_medians = fair.median.wall_s / bare - 1  # the other estimator; PASS needs both
     rows = [("   pass", "bare s", "pipeline s", "analysis s", "analysis - bare", "no file s",
              "worker CPU ms/file")]  # fmt: skip
     for number, p in enumerate(fair.passes, 1):
@@ -838,8 +840,9 @@ def overhead_line(n: int, fair: PipelineResult) -> str:
     return "\n".join([
         f"2. overhead = median over the passes of (pipeline pass, concurrency {fair.concurrency}, "
         f"1 analysis process) / (bare pass right before it) - 1 = {overhead:+.1%} "
-        f"({1000 * overhead * bare / n:+.0f} ms per file)   target <= {OVERHEAD_TARGET:.0%}: "
-        f"{verdict(overhead <= OVERHEAD_TARGET)}",
+        f"({1000 * overhead * bare / n:+.0f} ms per file); as the ratio of the medians "
+        f"{of_medians:+.1%}   target <= {OVERHEAD_TARGET:.0%} by both: "
+        f"{verdict(max(overhead, of_medians) <= OVERHEAD_TARGET)}",
         f"   each pass: {' '.join(f'{x:+.0%}' for x in pairs)}",
         "   each pass cut in two: the analysis (in the analysis process) against the bare pass,"
         " and the time the analysis process had no file",
