@@ -1,7 +1,8 @@
 """A process pool for CPU-heavy analysis, with a wall-time bound per call and a memory cap.
 
 A call that overruns its time is stopped by killing the pool's processes (a thread cannot be
-stopped); the pool is rebuilt and the other calls in flight fail with a retryable error.
+stopped); the pool is rebuilt, the other calls that were running fail with a retryable error,
+and the calls still waiting run on the rebuilt pool.
 
 Each process has one call waiting behind the one it runs, so it starts the next file the moment
 it finishes one, without a round trip through this process (whose threads may be busy). The time
