@@ -27,13 +27,18 @@ async def parse_email(ctx: dict[str, Any], inbound_message_id: str) -> str:
     rt: Runtime = ctx["rt"]
     structlog.contextvars.clear_contextvars()
     async with rt.sessions() as session:
-        message = await session.get(InboundMessage, inbound_message_id)
-        if message is None:
-            log.warning("inbound_message_missing", inbound_message_id=inbound_message_id)
-            return "missing"
-        tenant = await session.get(Tenant, message.tenant_id)
-        user = await session.get(User, message.user_id)
-    assert tenant is not None and user is not None
+        found = (
+            await session.exec(
+                select(InboundMessage, Tenant, User)
+                .join(Tenant, col(Tenant.id) == InboundMessage.tenant_id)
+                .join(User, col(User.id) == InboundMessage.user_id)
+                .where(InboundMessage.id == inbound_message_id)
+            )
+        ).first()
+    if found is None:
+        log.warning("inbound_message_missing", inbound_message_id=inbound_message_id)
+        return "missing"
+    message, tenant, user = found
     structlog.contextvars.bind_contextvars(
         correlation_id=message.correlation_id, tenant_id=tenant.id, user_id=user.id
     )

@@ -42,13 +42,15 @@ async def reply_when_complete(rt: Runtime, message_id: str, *, problem: str | No
     if rt.settings.ingest_reply == "never":
         return False
     async with rt.sessions() as session:
-        files = (
+        rows = (
             await session.exec(
-                select(FileRecord)
+                select(FileRecord, KnowledgeItem)
+                .outerjoin(KnowledgeItem, col(KnowledgeItem.id) == FileRecord.knowledge_id)
                 .where(FileRecord.inbound_message_id == message_id)
                 .order_by(col(FileRecord.created_at), col(FileRecord.external_id))
             )
         ).all()
+        files = [record for record, _item in rows]
         if any(not FileStatus(f.status).is_final for f in files):
             return False
         if (
@@ -61,14 +63,7 @@ async def reply_when_complete(rt: Runtime, message_id: str, *, problem: str | No
         assert message is not None
         # everything the reply needs is read before the claim: reply_sent_at is then set only
         # right before the reply goes out, never while the job still has work to do
-        item_ids = [f.knowledge_id for f in files if f.knowledge_id]
-        items = {}
-        if item_ids:
-            found = await session.exec(
-                select(KnowledgeItem).where(col(KnowledgeItem.id).in_(item_ids))
-            )
-            items = {item.id: item for item in found}
-        outcomes = [_outcome(f, items.get(f.knowledge_id or "")) for f in files]
+        outcomes = [_outcome(record, item) for record, item in rows]
         claimed = await session.exec(
             update(InboundMessage)
             .where(
