@@ -8,7 +8,7 @@ from typing import Any
 
 import structlog
 from arq import Retry
-from sqlalchemy import update
+from sqlalchemy import and_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -35,13 +35,21 @@ async def process_file(ctx: dict[str, Any], file_id: str) -> str:
     rt: Runtime = ctx["rt"]
     structlog.contextvars.clear_contextvars()
     async with rt.sessions() as session:
-        record = await session.get(FileRecord, file_id)
-        existing = None
-        if record is not None and not FileStatus(record.status).is_final:
-            existing = await _existing_item(session, record)
-    if record is None:
+        # the file, and its tenant's item of the same content if one exists (one per content)
+        same_content = and_(
+            col(KnowledgeItem.tenant_id) == FileRecord.tenant_id,
+            col(KnowledgeItem.sha256) == FileRecord.sha256,
+        )
+        statement = (
+            select(FileRecord, KnowledgeItem)
+            .outerjoin(KnowledgeItem, same_content)
+            .where(FileRecord.id == file_id)
+        )
+        found = (await session.exec(statement)).first()
+    if found is None:
         log.warning("file_missing", file_id=file_id)
         return "missing"
+    record, existing = found
     structlog.contextvars.bind_contextvars(
         correlation_id=record.correlation_id,
         tenant_id=record.tenant_id,
