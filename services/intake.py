@@ -17,6 +17,7 @@ from models.base import new_id
 from services.analytics import EventType
 from services.identity import resolve_email_sender
 from services.queue import (
+    FILE_JOB_HEAD_START_S,
     PARSE_EMAIL,
     PROCESS_FILE,
     enqueue_once,
@@ -158,6 +159,7 @@ async def _enqueue_file_job(
             "tenant_id": record.tenant_id,
             "correlation_id": record.correlation_id,
         },
+        head_start_s=FILE_JOB_HEAD_START_S,
     )
 
 
