@@ -20,10 +20,6 @@ from tests.factories.files import make_pdf
 SENDER = "ana@acme.example"
 
 
-def _due_order(jobs: list[tuple[bytes, float]]) -> list[str]:
-    return [job_id.decode() for job_id, _score in jobs]
-
-
 async def test_file_job_is_due_before_the_emails_queued_just_before_it(rt: Runtime) -> None:
     redis = rt.require_redis()
     raw = build_email(
@@ -48,7 +44,7 @@ async def test_file_job_is_due_before_the_emails_queued_just_before_it(rt: Runti
     # what an arq worker reads on its next poll: the due jobs, lowest score first
     now_ms = time.time() * 1000
     due = await redis.zrangebyscore(rt.settings.queue_name, "-inf", now_ms, withscores=True)
-    assert _due_order(due) == [
+    assert [job_id.decode() for job_id, _score in due] == [
         process_file_job_id(record.id),
         parse_email_job_id(receipt.message.id),
     ]
