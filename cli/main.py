@@ -16,6 +16,7 @@ from pydantic import ValidationError  # noqa: E402
 from pydantic_settings import SettingsError  # noqa: E402
 
 from cli import queries  # noqa: E402
+from cli.paths import readable_files  # noqa: E402
 from cli.redis import redis_url_for  # noqa: E402
 from services.logging import configure_logging  # noqa: E402
 from services.settings import Settings, describe_settings_error  # noqa: E402
@@ -130,7 +131,7 @@ def migrate() -> None:
 
 @app.command()
 def ingest(
-    files: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False, readable=True)],
+    files: Annotated[list[Path], typer.Argument(help="Files to add.", show_default=False)],
     user: Annotated[str, typer.Option("--user", help="Email address of the owner.")],
     process: Annotated[
         bool, typer.Option(help="Process now in this process (--no-process: only enqueue).")
@@ -140,6 +141,7 @@ def ingest(
     """Add local files as USER's, then process them (with a progress bar)."""
     from cli.ingest import run_ingest
 
+    files = readable_files(files, param_hint="'files'")
     settings = _settings()
     with redis_url_for(settings) as redis_url:
         ok = asyncio.run(

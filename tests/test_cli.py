@@ -101,6 +101,19 @@ def test_ingest_without_processing_prints_the_queued_records(cli: Cli, tmp_path:
     assert listed["id"] == queued["id"]
 
 
+def test_ingest_reads_a_relative_file_from_the_callers_folder(
+    cli: Cli, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    """Run by dev.py (in the project folder, CONTENTMIND_CALLER_DIR naming the user's folder), a
+    relative FILE is the one in the user's folder."""
+    caller = tmp_path / "caller"
+    caller.mkdir()
+    pdf = _pdf(caller, "notes.pdf", ["Notes", "The Ostrava barge is queued for Tuesday."])
+    cli_env["CONTENTMIND_CALLER_DIR"] = str(caller)  # the command itself runs in tmp_path
+    [queued] = cli("ingest", "notes.pdf", "--user", ALICE, "--no-process")
+    assert (queued["filename"], queued["size"]) == ("notes.pdf", pdf.stat().st_size)
+
+
 def test_ingest_then_files_search_stats_and_events(cli: Cli, tmp_path: Path) -> None:
     """ingest → completed with a knowledge id; files, search, stats, events show the same file."""
     pdf = _pdf(tmp_path, "pilot.pdf", ["Harbour pilot log", "The Wrenfield pilot boarded at dawn."])
