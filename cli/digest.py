@@ -28,7 +28,7 @@ async def run_digest(
     rt = await Runtime.open(settings, redis_url=redis_url)
     try:
         async with rt.sessions() as session:
-            user = await find_user(session, email_address)
+            user = await find_user(session, settings, email_address)
         kit = build_kit(rt)
         if not send:
             outgoing = await preview(rt, kit, user, channel=channel, now=utcnow())
@@ -100,7 +100,7 @@ async def run_prefs(
     rt = await Runtime.open(settings, redis_url=None)
     try:
         async with rt.sessions() as session:
-            user = await find_user(session, email_address)
+            user = await find_user(session, settings, email_address)
             if timezone is not None:
                 user = await preferences.set_timezone(session, user_id=user.id, timezone=timezone)
             if at is not None:

@@ -7,6 +7,8 @@ from contextlib import asynccontextmanager
 
 import typer
 from rich.markup import escape
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -30,11 +32,35 @@ async def database(settings: Settings) -> AsyncIterator[AsyncSession]:
         await engine.dispose()
 
 
-async def find_user(session: AsyncSession, email: str) -> User:
+def database_in_use(settings: Settings) -> str:
+    """The database a command reads, for messages: the data dir's SQLite file, or DATABASE_URL
+    without its password."""
+    if not settings.database_url:
+        data_dir = settings.data_dir.resolve()
+        return f"{make_url(settings.effective_database_url).database} (data dir {data_dir})"
+    try:
+        url = make_url(settings.database_url)._replace(password=None)  # set() ignores None
+    except ArgumentError:
+        return "the database of DATABASE_URL"
+    return f"{url.render_as_string(hide_password=False)} (DATABASE_URL)"
+
+
+def not_found(settings: Settings, what: str) -> typer.Exit:
+    """Say that `what` is not in the database this command reads, and which one that is: a
+    command run with another data dir than the services' reads another (perhaps new) database."""
+    typer.echo(f"{what} in {database_in_use(settings)}.", err=True)
+    typer.echo(
+        "Commands see the data of their CONTENTMIND_DATA_DIR (default: ./.contentmind) and "
+        "DATABASE_URL: run them with the values the running `contentmind up` has.",
+        err=True,
+    )
+    return typer.Exit(2)
+
+
+async def find_user(session: AsyncSession, settings: Settings, email: str) -> User:
     user = (await session.exec(select(User).where(User.email == email.strip().lower()))).first()
     if user is None:
-        typer.echo(f"No user with the address {email}.", err=True)
-        raise typer.Exit(2)
+        raise not_found(settings, f"No user with the address {email}")
     return user
 
 
@@ -44,7 +70,9 @@ async def show_files(
     async with database(settings) as session:
         statement = select(FileRecord).order_by(col(FileRecord.created_at).desc()).limit(limit)
         if user:
-            statement = statement.where(FileRecord.user_id == (await find_user(session, user)).id)
+            statement = statement.where(
+                FileRecord.user_id == (await find_user(session, settings, user)).id
+            )
         if status:
             statement = statement.where(FileRecord.status == status)
         records = (await session.exec(statement)).all()
@@ -72,7 +100,7 @@ async def show_search(
 ) -> None:
     async with database(settings) as session:
         if user:
-            tenant = (await find_user(session, user)).tenant_id
+            tenant = (await find_user(session, settings, user)).tenant_id
         if not tenant:
             typer.echo("Search is per team: give --user EMAIL (or --tenant ID).", err=True)
             raise typer.Exit(2)
@@ -92,7 +120,7 @@ async def show_stats(
     async with database(settings) as session:
         scope = Scope(tenant_id=tenant)
         if user:
-            found = await find_user(session, user)
+            found = await find_user(session, settings, user)
             scope = Scope(tenant_id=found.tenant_id, user_id=found.id)
         stats = await usage_stats(session, scope, days=days)
     if as_json:
@@ -157,8 +185,7 @@ async def show_item(settings: Settings, item_id: str, *, as_json: bool) -> None:
     async with database(settings) as session:
         item = await session.get(KnowledgeItem, item_id)
     if item is None:
-        typer.echo(f"No knowledge item {item_id}.", err=True)
-        raise typer.Exit(2)
+        raise not_found(settings, f"No knowledge item {item_id}")
     if as_json:
         print_json(item_json(item))
         return

@@ -8,6 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from cli.queries import database_in_use
+from services.settings import Settings
+from tests.e2e.processes import clean_environment
 from workers.replies import FileOutcome, tally
 
 
@@ -62,6 +65,35 @@ def test_invalid_settings_are_named_in_plain_words_without_their_values(tmp_path
     assert "CONTENTMIND_SMTP_PORT: Input should be a valid integer" in outputs[1]
     assert "CONTENTMIND_IMAP_ACCOUNTS.0.after_sucess: Extra inputs are not permitted" in outputs[1]
     assert "CONTENTMIND_IMAP_ACCOUNTS.0.tls_ca_file: Value error, no such file" in outputs[1]
+
+
+def test_an_unknown_user_is_reported_with_the_database_looked_in(tmp_path: Path) -> None:
+    """Run in another folder (a fresh ./.contentmind there): exit 2, the message names that data
+    dir's database and points at CONTENTMIND_DATA_DIR."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    done = subprocess.run(
+        [_contentmind(), "files", "--user", "alice@acme.example"], env=clean_environment(),
+        cwd=elsewhere, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2
+    data_dir = elsewhere.resolve() / ".contentmind"
+    first, hint = done.stderr.splitlines()
+    assert first == (
+        f"No user with the address alice@acme.example in {data_dir / 'contentmind.db'} "
+        f"(data dir {data_dir})."
+    )
+    assert "CONTENTMIND_DATA_DIR" in hint and "DATABASE_URL" in hint
+
+
+def test_the_database_in_use_is_named_without_its_password(tmp_path: Path) -> None:
+    """DATABASE_URL is shown as given, minus the password; without it, the data dir's SQLite."""
+    url = "postgresql://app:Hunter2@db.example:5432/cm?sslmode=require"
+    shown = database_in_use(Settings(data_dir=tmp_path, database_url=url))
+    assert shown == "postgresql://app@db.example:5432/cm?sslmode=require (DATABASE_URL)"
+    data_dir = tmp_path.resolve() / "data"
+    shown = database_in_use(Settings(data_dir=data_dir, database_url=None))
+    assert shown == f"{data_dir / 'contentmind.db'} (data dir {data_dir})"
 
 
 def _outcome(ok: bool, reason: str | None = None) -> FileOutcome:
