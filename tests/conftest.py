@@ -4,7 +4,9 @@ Every test that takes `db_url` runs once per database. PostgreSQL is expected at
 CONTENTMIND_TEST_POSTGRES_URL (default: the local server's `test` database); when it cannot be
 reached those runs are removed and the summary says so plainly — unless
 CONTENTMIND_REQUIRE_POSTGRES=1 (CI), which turns that into a failure. Redis is
-CONTENTMIND_TEST_REDIS_URL when set, else a local server the suite starts itself.
+CONTENTMIND_TEST_REDIS_URL when set, else a local server the suite starts itself. Tests that
+need a program this machine lacks (dovecot, tesseract) are skipped, and the summary ends with a
+note for each (see tests/optional_tools.py).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from services.db import migrate
 from services.local_redis import LocalRedis
 from services.runtime import Runtime
 from services.settings import Settings, normalize_database_url
+from tests.optional_tools import missing_tool_notes
 from workers.pool import AnalysisPool
 
 os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
@@ -63,7 +66,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    for line in _pg_problem:
+    skipped = terminalreporter.stats.get("skipped", [])
+    for line in [*_pg_problem, *missing_tool_notes(skipped)]:
         terminalreporter.write_sep("=", "NOTE: " + line, yellow=True, bold=True)
 
 

@@ -11,6 +11,7 @@ from typing import TypeVar
 import pytest
 
 from services.extraction import ExtractionLimits
+from tests.optional_tools import TESSERACT_MISSING
 
 T = TypeVar("T")
 
@@ -19,7 +20,7 @@ NO_OCR = ExtractionLimits(ocr_enabled=False)
 # OCR tests run wherever tesseract is installed; in CI its absence is a failure, not a skip.
 needs_tesseract = pytest.mark.skipif(
     shutil.which("tesseract") is None and not os.environ.get("CI"),
-    reason="tesseract is not installed (apt-get install tesseract-ocr tesseract-ocr-eng)",
+    reason=TESSERACT_MISSING,
 )
 
 

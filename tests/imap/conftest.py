@@ -25,6 +25,7 @@ from services.runtime import Runtime
 from services.settings import ImapAccount, ImapSecurity
 from tests.e2e.conftest import Pipeline
 from tests.imap.dovecot import DOVECOT, Dovecot, MailboxClient, start_dovecot, stop_dovecot
+from tests.optional_tools import DOVECOT_MISSING
 from workers.pool import AnalysisPool
 from workers.worker import worker_running
 
@@ -45,10 +46,9 @@ FAST = {
 def dovecot() -> Iterator[Dovecot]:
     """One private dovecot for the session, on a free port."""
     if DOVECOT is None:
-        message = "dovecot is not installed (Debian: dovecot-imapd); IMAP server tests not run"
         if REQUIRE_DOVECOT:
-            pytest.fail(message + " but CONTENTMIND_REQUIRE_DOVECOT=1")
-        pytest.skip(message)
+            pytest.fail(DOVECOT_MISSING + " but CONTENTMIND_REQUIRE_DOVECOT=1")
+        pytest.skip(DOVECOT_MISSING)
     server = start_dovecot()
     yield server
     stop_dovecot(server)
