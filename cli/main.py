@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import logging
 import os
 from pathlib import Path
 from typing import Annotated
@@ -29,16 +30,31 @@ app = typer.Typer(
 
 UserOpt = Annotated[str | None, typer.Option("--user", help="Email address of the user.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print stable JSON (see README).")]
+VerboseOpt = Annotated[
+    bool, typer.Option("--verbose", "-v", help="Show the log (INFO), not only warnings and errors.")
+]
 
 
-def _settings() -> Settings:
+def _settings(*, one_shot: bool = False, verbose: bool = False) -> Settings:
     try:
         settings = Settings()
     except (ValidationError, SettingsError) as error:  # plain words, and no secret echoed
         typer.echo(describe_settings_error(error), err=True)
         raise typer.Exit(2) from None
-    configure_logging(settings.log_level, settings.log_format)
+    configure_logging(log_level(settings, one_shot=one_shot, verbose=verbose), settings.log_format)
     return settings
+
+
+def log_level(settings: Settings, *, one_shot: bool, verbose: bool) -> str:
+    """Services log at CONTENTMIND_LOG_LEVEL (INFO). A one-shot command's output is its answer:
+    its console shows warnings and errors only, unless CONTENTMIND_LOG_LEVEL is set; --verbose
+    shows at least INFO."""
+    level = settings.log_level.upper()
+    if one_shot and "log_level" not in settings.model_fields_set:
+        level = "WARNING"
+    if verbose and logging.getLevelNamesMapping().get(level, logging.INFO) > logging.INFO:
+        level = "INFO"
+    return level
 
 
 @app.command()
@@ -120,11 +136,11 @@ def slack() -> None:
 
 
 @app.command()
-def migrate() -> None:
+def migrate(verbose: VerboseOpt = False) -> None:
     """Create or upgrade the database schema."""
     from services.db import migrate as run_migrations
 
-    settings = _settings()
+    settings = _settings(one_shot=True, verbose=verbose)
     run_migrations(settings.effective_database_url)
     typer.echo("Database is up to date.")
 
@@ -137,12 +153,13 @@ def ingest(
         bool, typer.Option(help="Process now in this process (--no-process: only enqueue).")
     ] = True,
     as_json: JsonOpt = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Add local files as USER's, then process them (with a progress bar)."""
     from cli.ingest import run_ingest
 
     files = readable_files(files, param_hint="'files'")
-    settings = _settings()
+    settings = _settings(one_shot=True, verbose=verbose)
     with redis_url_for(settings) as redis_url:
         ok = asyncio.run(
             run_ingest(settings, redis_url, files, user, process=process, as_json=as_json)
@@ -156,10 +173,12 @@ def list_files(
     status: Annotated[str | None, typer.Option(help="Only files with this status.")] = None,
     limit: int = 50,
     as_json: JsonOpt = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """List files and what became of them."""
+    settings = _settings(one_shot=True, verbose=verbose)
     asyncio.run(
-        queries.show_files(_settings(), user=user, status=status, limit=limit, as_json=as_json)
+        queries.show_files(settings, user=user, status=status, limit=limit, as_json=as_json)
     )
 
 
@@ -170,12 +189,12 @@ def search(
     tenant: Annotated[str | None, typer.Option(help="Tenant id (admin).")] = None,
     limit: int = 10,
     as_json: JsonOpt = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Ranked full-text search in one tenant's knowledge (the user's tenant)."""
+    settings = _settings(one_shot=True, verbose=verbose)
     asyncio.run(
-        queries.show_search(
-            _settings(), query, user=user, tenant=tenant, limit=limit, as_json=as_json
-        )
+        queries.show_search(settings, query, user=user, tenant=tenant, limit=limit, as_json=as_json)
     )
 
 
@@ -185,20 +204,22 @@ def stats(
     user: UserOpt = None,
     tenant: Annotated[str | None, typer.Option(help="Tenant id.")] = None,
     as_json: JsonOpt = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Usage: files processed and failed, digests, tokens, storage."""
-    asyncio.run(
-        queries.show_stats(_settings(), days=days, user=user, tenant=tenant, as_json=as_json)
-    )
+    settings = _settings(one_shot=True, verbose=verbose)
+    asyncio.run(queries.show_stats(settings, days=days, user=user, tenant=tenant, as_json=as_json))
 
 
 @app.command()
 def item(
     item_id: Annotated[str, typer.Argument(help="A knowledge_id from `files` or `search`.")],
     as_json: JsonOpt = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """One knowledge item: title, summary, key points, keywords."""
-    asyncio.run(queries.show_item(_settings(), item_id, as_json=as_json))
+    settings = _settings(one_shot=True, verbose=verbose)
+    asyncio.run(queries.show_item(settings, item_id, as_json=as_json))
 
 
 @app.command()
@@ -206,12 +227,12 @@ def events(
     correlation_id: Annotated[str | None, typer.Option("--correlation-id")] = None,
     limit: int = 100,
     as_json: JsonOpt = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Analytics events, oldest first (all of one correlation id, or the latest ones)."""
+    settings = _settings(one_shot=True, verbose=verbose)
     asyncio.run(
-        queries.show_events(
-            _settings(), correlation_id=correlation_id, limit=limit, as_json=as_json
-        )
+        queries.show_events(settings, correlation_id=correlation_id, limit=limit, as_json=as_json)
     )
 
 
@@ -223,6 +244,7 @@ def digest(
         str | None, typer.Option("--channel", help="email or slack (default: the user's choice).")
     ] = None,
     as_json: JsonOpt = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """USER's digest of what is new, printed as it would go out now, or sent with --send."""
     from cli.digest import run_digest
@@ -230,7 +252,7 @@ def digest(
     if channel not in (None, "email", "slack"):
         typer.echo("--channel is email or slack.", err=True)
         raise typer.Exit(2)
-    settings = _settings()
+    settings = _settings(one_shot=True, verbose=verbose)
     if not send:  # printing needs only the database
         raise typer.Exit(asyncio.run(run_digest(settings, None, user, send=False,
                                                 channel=channel, as_json=as_json)))  # fmt: skip
@@ -260,15 +282,17 @@ def prefs(
     channel: Annotated[
         str | None, typer.Option("--channel", help="Where digests go: email or slack.")
     ] = None,
+    verbose: VerboseOpt = False,
 ) -> None:
     """USER's digest settings: shown, or changed by the options given (the same settings as
     Slack's /digest and the unsubscribe link)."""
     from cli.digest import run_prefs
     from services.errors import ContentMindError
 
+    settings = _settings(one_shot=True, verbose=verbose)
     try:
         sentence = asyncio.run(
-            run_prefs(_settings(), user, enabled=on, at=at, timezone=timezone,
+            run_prefs(settings, user, enabled=on, at=at, timezone=timezone,
                       weekdays_only=weekdays, channel=channel)
         )  # fmt: skip
     except ContentMindError as error:
@@ -281,11 +305,12 @@ def prefs(
 def outbox(
     limit: Annotated[int, typer.Option(min=0, help="Newest N (0: all).")] = 20,
     as_json: JsonOpt = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Mail written to the local outbox (when no relay is configured): date, to, subject."""
     from cli.digest import show_outbox
 
-    show_outbox(_settings(), limit=limit, as_json=as_json)
+    show_outbox(_settings(one_shot=True, verbose=verbose), limit=limit, as_json=as_json)
 
 
 @app.command()
