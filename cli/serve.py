@@ -43,12 +43,18 @@ def _print_imap(ingest: ImapIngest | None) -> None:
         )
 
 
-async def _wait_for_stop() -> None:
-    stop = asyncio.Event()
+async def _wait_for_stop() -> signal.Signals:
+    """Wait for SIGINT (Ctrl-C) or SIGTERM; returns the one that came first."""
     loop = asyncio.get_running_loop()
+    received: asyncio.Future[signal.Signals] = loop.create_future()
+
+    def handle(sig: signal.Signals) -> None:
+        if not received.done():
+            received.set_result(sig)
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+        loop.add_signal_handler(sig, handle, sig)
+    return await received
 
 
 async def serve(
@@ -86,8 +92,9 @@ async def serve(
         console.print(f"[bold]Slack bot[/] {slack_bot.description}")
     _print_imap(imap_ingest)
     console.print(f"Data in {settings.data_dir.resolve()} — press Ctrl-C to stop.")
+    reason = "interrupted"
     try:
-        await _wait_for_stop()
+        reason = (await _wait_for_stop()).name
     finally:
         console.print("Stopping…")
         if imap_ingest is not None:
@@ -100,5 +107,5 @@ async def serve(
         if slack_bot is not None:
             await slack_bot.close()
         if arq_worker is not None and worker_task is not None:
-            await stop_worker(arq_worker, worker_task)
+            await stop_worker(arq_worker, worker_task, reason=reason)
         await rt.close()

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
+import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -66,3 +69,36 @@ def test_ingest_logs_nothing_on_success_and_everything_with_verbose(
     assert quiet == []
     events = [str(record["event"]) for record in verbose]
     assert any(event.startswith("Starting worker for 5 functions") for event in events)
+
+
+def test_a_worker_stopped_with_ctrl_c_says_sigint(tmp_path: Path, redis_url: str) -> None:
+    """`contentmind worker` interrupted by SIGINT (Ctrl-C) logs worker_stopped with reason
+    SIGINT, and no "shutdown on SIGUSR1" (arq's words for its close(), no signal of ours)."""
+    env = clean_environment(
+        CONTENTMIND_DATA_DIR=str(tmp_path / "data"), REDIS_URL=redis_url,
+        CONTENTMIND_QUEUE_NAME=f"test:{uuid.uuid4().hex[:8]}",
+        CONTENTMIND_ANALYSIS_PROCESSES="1", CONTENTMIND_LOG_FORMAT="json",
+    )  # fmt: skip
+    worker = subprocess.Popen([CONTENTMIND, "worker"], env=env, cwd=tmp_path, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(worker.stdout or []), daemon=True)
+    reader.start()
+    try:
+        deadline = time.monotonic() + 40
+        while not any("redis_version=" in line for line in lines):  # started: arq is polling
+            assert time.monotonic() < deadline and worker.poll() is None, "".join(lines)[-3000:]
+            time.sleep(0.2)
+        worker.send_signal(signal.SIGINT)
+        assert worker.wait(timeout=30) == 0, "".join(lines)[-3000:]
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait(10)
+    reader.join(timeout=5)
+    records = _log_lines("".join(lines))
+    [stopped] = [r for r in records if r["event"] == "worker_stopped"]
+    assert (stopped["reason"], stopped["jobs_complete"], stopped["jobs_cancelled"]) == (
+        "SIGINT", 0, 0,
+    )  # fmt: skip
+    assert not any("SIGUSR1" in str(r["event"]) for r in records)

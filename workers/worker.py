@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -155,23 +156,58 @@ async def worker_running(
     """An arq worker in this event loop for the duration of the block."""
     worker = build_worker(settings, redis_url, handle_signals=False, pool=pool)
     task = asyncio.create_task(worker.async_run())
+    reason = "interrupted"
     try:
         yield
+        reason = "done"
     finally:
-        await stop_worker(worker, task)
+        await stop_worker(worker, task, reason=reason)
+
+
+class _CloseCallsItSigusr1(logging.Filter):
+    """arq's Worker.close(), on a worker without signal handlers of its own (ours: the process
+    handles the signals and stops it), logs "shutdown on SIGUSR1", a signal nobody sent. This
+    drops that line; stop_worker logs `worker_stopped` with the real reason instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        fake = str(record.msg).startswith("shutdown on %s") and record.args
+        return not (fake and isinstance(record.args, tuple) and record.args[0] == "SIGUSR1")
+
+
+_CLOSE_LINE = _CloseCallsItSigusr1()
 
 
 async def stop_worker(
-    worker: Worker, run_task: asyncio.Task[None], *, grace_s: float = STOP_GRACE_S
+    worker: Worker, run_task: asyncio.Task[None], *, reason: str, grace_s: float = STOP_GRACE_S
 ) -> None:
     """Stop a worker started with async_run(): no new jobs, the running ones get `grace_s` to
     finish, the rest are cancelled (arq runs them again later), then the shutdown hooks run.
+    `reason` (the signal's name, or `done`) is logged with the job counts as `worker_stopped`.
 
     arq's close() alone cancels running jobs at once, and a cancellation that lands while a job
     stores its result escapes close(): on_shutdown is skipped and the process exits with an error.
     """
     worker.allow_pick_jobs = False
+    cancelled = await _finish_running_jobs(worker, grace_s)
+    arq_log = logging.getLogger("arq.worker")
+    arq_log.addFilter(_CLOSE_LINE)  # close() logs that line before its first await
+    try:
+        await worker.close()
+    finally:
+        arq_log.removeFilter(_CLOSE_LINE)
+    run_task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await run_task
+    log.info(
+        "worker_stopped", reason=reason, jobs_complete=worker.jobs_complete,
+        jobs_failed=worker.jobs_failed, jobs_retried=worker.jobs_retried, jobs_cancelled=cancelled,
+    )  # fmt: skip
+
+
+async def _finish_running_jobs(worker: Worker, grace_s: float) -> int:
+    """Give the running jobs `grace_s` to finish, cancel the rest; returns how many were."""
     running = [job for job in worker.tasks.values() if not job.done()]
+    late: set[asyncio.Future[None]] = set()
     if running:
         _, late = await asyncio.wait(running, timeout=grace_s)
         for job in late:
@@ -181,7 +217,4 @@ async def stop_worker(
     for job_id, job in list(worker.tasks.items()):
         if job.done():  # as arq's own poll loop does; close() would re-raise their cancellation
             del worker.tasks[job_id]
-    await worker.close()
-    run_task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await run_task
+    return len(late)
