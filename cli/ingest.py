@@ -79,4 +79,5 @@ def _report(records: list, as_json: bool) -> None:
             [r.original_filename, r.status, r.reason_message or r.reason, r.knowledge_id]
             for r in records
         ],
+        whole={"knowledge_id"},
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Any
 
@@ -84,10 +85,25 @@ def print_json(data: Any) -> None:
     print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
 
-def table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
+def table(
+    title: str, columns: list[str], rows: list[list[Any]], *, whole: Collection[str] = ()
+) -> None:
+    """Print rows as a table. The columns named in `whole` (ids, to be copied into the next
+    command) are never wrapped or cut: as wide as their longest line, the others give way."""
+    cells = [["" if value is None else str(value) for value in row] for row in rows]
     view = Table(title=title, show_lines=False)
-    for column in columns:
-        view.add_column(column, overflow="fold")
-    for row in rows:
-        view.add_row(*["" if value is None else escape(str(value)) for value in row])
+    for index, column in enumerate(columns):
+        if column in whole:
+            lines = [line for row in cells for line in row[index].splitlines()]
+            width = max(map(len, [column, *lines]))
+            view.add_column(column, no_wrap=True, min_width=width)
+        else:
+            view.add_column(column, overflow="fold")
+    for row in cells:
+        view.add_row(*map(escape, row))
     console.print(view)
+
+
+def stacked(*values: Any) -> str:
+    """Values on lines of their own in one cell (e.g. a column headed "a / b"); None is left out."""
+    return "\n".join(str(value) for value in values if value is not None)

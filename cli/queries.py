@@ -12,7 +12,16 @@ from sqlalchemy.exc import ArgumentError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from cli.output import console, event_json, file_json, hit_json, item_json, print_json, table
+from cli.output import (
+    console,
+    event_json,
+    file_json,
+    hit_json,
+    item_json,
+    print_json,
+    stacked,
+    table,
+)
 from models import AnalyticsEvent, FileRecord, InboundMessage, KnowledgeItem, User
 from services.db import create_engine, migrate_async, session_factory
 from services.knowledge import search
@@ -81,12 +90,14 @@ async def show_files(
         return
     table(
         "Files",
-        ["id", "filename", "source", "status", "reason", "knowledge_id"],
+        ["filename", "source", "status", "id / knowledge_id"],
         [
-            [r.id, r.original_filename, r.source, r.status, r.reason, r.knowledge_id]
+            [r.original_filename, r.source, stacked(r.status, r.reason),
+             stacked(r.id, r.knowledge_id)]
             for r in records
         ],
-    )
+        whole={"id / knowledge_id"},
+    )  # fmt: skip
 
 
 async def show_search(
@@ -111,7 +122,12 @@ async def show_search(
     if not hits:
         typer.echo("No matches.")
         return
-    table("Results", ["title", "file", "snippet"], [[h.title, h.filename, h.snippet] for h in hits])
+    table(
+        "Results",
+        ["title", "file", "snippet", "id"],
+        [[h.title, h.filename, h.snippet, h.id] for h in hits],
+        whole={"id"},
+    )
 
 
 async def show_stats(
@@ -174,10 +190,11 @@ async def show_events(
         return
     table(
         "Events",
-        ["time", "event", "correlation id", "details"],
-        [[e.created_at.strftime("%H:%M:%S"), e.event_type, e.correlation_id,
+        ["time", "event / correlation id", "details"],
+        [[e.created_at.strftime("%H:%M:%S"), stacked(e.event_type, e.correlation_id),
           ", ".join(f"{k}={v}" for k, v in e.event_metadata.items() if v is not None)]
          for e in events],
+        whole={"event / correlation id"},
     )  # fmt: skip
 
 

@@ -77,6 +77,21 @@ def cli(cli_env: dict[str, str], tmp_path: Path) -> Cli:
     return run
 
 
+@pytest.fixture
+def cli_table(cli_env: dict[str, str], tmp_path: Path) -> Callable[..., str]:
+    """Run `contentmind ARGS` (its table) as its own process at 80 columns; returns stdout."""
+
+    def run(*args: str) -> str:
+        done = subprocess.run(
+            [CONTENTMIND, *args], env={**cli_env, "COLUMNS": "80"}, cwd=tmp_path,
+            capture_output=True, text=True, timeout=90,
+        )  # fmt: skip
+        assert done.returncode == 0, (args, done.stdout[-2000:], done.stderr[-4000:])
+        return done.stdout
+
+    return run
+
+
 def _all(cli: Cli, *commands: tuple[str, ...]) -> list[Any]:
     """Run read-only commands at the same time (each is a process of its own)."""
     with ThreadPoolExecutor(len(commands)) as threads:
@@ -157,6 +172,27 @@ def test_ingest_then_files_search_stats_and_events(cli: Cli, tmp_path: Path) -> 
     processed = events[-1]
     assert processed["metadata"]["knowledge_id"] == ingested["knowledge_id"]
     assert processed["metadata"]["tokens_used"] == stats["total_tokens"]
+
+
+def test_tables_show_every_id_whole_at_80_columns(
+    cli: Cli, cli_table: Callable[..., str], tmp_path: Path
+) -> None:
+    """files, search and events tables keep each id on one line of its own, whole, to be copied
+    into the next command; search shows the knowledge item's id."""
+    pdf = _pdf(tmp_path, "harbour-pilot-log-for-the-second-quarter-of-2027.pdf",
+               ["Harbour pilot log", "The Wrenfield pilot boarded at dawn."])  # fmt: skip
+    [ingested] = cli("ingest", str(pdf), "--user", ALICE)
+    files = cli_table("files", "--user", ALICE)
+    hits = cli_table("search", "wrenfield", "--user", ALICE)
+    events = cli_table("events", "--correlation-id", ingested["id"])
+    for output, ids in (
+        (files, [ingested["id"], ingested["knowledge_id"]]),
+        (hits, [ingested["knowledge_id"]]),
+        (events, [ingested["correlation_id"]]),
+    ):
+        assert all(len(line) <= 80 for line in output.splitlines()), output
+        cells = {cell.strip() for line in output.splitlines() for cell in line.split("│")}
+        assert set(ids) <= cells, output
 
 
 async def _item(rt: Runtime, sender: str, filename: str, text: str) -> KnowledgeItem:
