@@ -37,6 +37,20 @@ BACKSTOP_S = 5.0
 STOP_GRACE_S = 3.0
 
 
+class ContentMindWorker(Worker):
+    """arq's Worker, without asking Redis about the jobs it is running itself.
+
+    A running job stays among the queue's due ids until it ends, and every poll with a free slot
+    reads them again: arq's own Worker checks each one against Redis (WATCH, EXISTS, ZSCORE,
+    UNWATCH: three round trips) before it skips it. During a burst of mail that was half of the
+    worker's Redis traffic. A job that another worker runs is still checked and skipped as before.
+    """
+
+    async def start_jobs(self, job_ids: list[bytes]) -> None:
+        running = {job_id for job_id, task in self.tasks.items() if not task.done()}
+        await super().start_jobs([job_id for job_id in job_ids if job_id.decode() not in running])
+
+
 def build_worker(
     settings: Settings,
     redis_url: str,
@@ -73,7 +87,7 @@ def build_worker(
             await ctx["rt"].close()
 
     timeout = settings.job_timeout_s + BACKSTOP_S
-    return Worker(
+    return ContentMindWorker(
         functions=[
             func(
                 process_file,
