@@ -36,10 +36,16 @@ class EmailReceipt:
     duplicate: bool
 
 
+def _header_block(raw: bytes) -> bytes:
+    """The message's header block: up to the first empty line (CRLF or bare LF line ends)."""
+    ends = [at for at in (raw.find(b"\r\n\r\n"), raw.find(b"\n\n")) if at >= 0]
+    return raw[: min(ends) + 2] if ends else raw
+
+
 def _message_id(raw: bytes) -> str | None:
     """Message-ID from the header block only (full MIME parsing happens in the job)."""
     try:
-        headers = BytesHeaderParser(policy=compat32).parsebytes(raw)
+        headers = BytesHeaderParser(policy=compat32).parsebytes(_header_block(raw))
         value = str(headers.get("Message-ID") or "").strip().strip("<>").strip()
     except Exception:  # a header we cannot read is no reason to refuse the mail
         return None

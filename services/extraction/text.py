@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import codecs
 import re
-import unicodedata
 from dataclasses import dataclass
 
 from charset_normalizer import from_bytes
@@ -24,7 +23,9 @@ _MAX_CONTROL_RATIO = 0.02
 # Short samples often score cp1250 and cp1252 alike; Western Europe is the likelier sender.
 _PREFERRED_ON_TIE = ("cp1252", "latin_1", "iso8859_15")
 _TIE = 0.01
-_ALLOWED_CONTROLS = frozenset("\t\n\r\f\v\x1b")
+# Unicode's control characters (category Cc: U+0000-U+001F, U+007F-U+009F) that plain text
+# does not use: all but tab, the line and page breaks and ESC (ANSI colours in logs).
+_CONTROL = re.compile("[\x00-\x08\x0e-\x1a\x1c-\x1f\x7f-\x9f]")
 _MARKDOWN_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$", re.MULTILINE)
 
 
@@ -73,10 +74,7 @@ def _detected(sample: bytes) -> str | None:
 
 
 def _mostly_printable(text: str) -> bool:
-    controls = sum(
-        1 for char in text if unicodedata.category(char) == "Cc" and char not in _ALLOWED_CONTROLS
-    )
-    return controls <= len(text) * _MAX_CONTROL_RATIO
+    return len(_CONTROL.findall(text)) <= len(text) * _MAX_CONTROL_RATIO
 
 
 def _decode_prefix(data: bytes, encoding: str) -> str:
