@@ -38,13 +38,34 @@ STOP_GRACE_S = 3.0
 
 
 class ContentMindWorker(Worker):
-    """arq's Worker, without asking Redis about the jobs it is running itself.
+    """arq's Worker, polling again as soon as a job ends, and not asking Redis about the jobs it
+    is running itself.
+
+    arq polls every `poll_delay`: a job queued by the job before it (parse_email queues
+    process_file) or waiting for the slot a job just freed sat idle until the next poll, 10 ms on
+    average at the default delay. This worker waits out the delay itself and starts the next poll
+    the moment one of its jobs ends (arq's loop is given a delay of 0, so it adds none).
 
     A running job stays among the queue's due ids until it ends, and every poll with a free slot
     reads them again: arq's own Worker checks each one against Redis (WATCH, EXISTS, ZSCORE,
     UNWATCH: three round trips) before it skips it. During a burst of mail that was half of the
     worker's Redis traffic. A job that another worker runs is still checked and skipped as before.
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.idle_wait_s, self.poll_delay_s = self.poll_delay_s, 0.0
+        self._job_ended = asyncio.Event()
+
+    async def _poll_iteration(self) -> None:
+        self._job_ended.clear()
+        await super()._poll_iteration()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._job_ended.wait(), self.idle_wait_s)
+
+    def _release_sem_dec_counter_on_complete(self) -> None:
+        super()._release_sem_dec_counter_on_complete()
+        self._job_ended.set()
 
     async def start_jobs(self, job_ids: list[bytes]) -> None:
         running = {job_id for job_id, task in self.tasks.items() if not task.done()}

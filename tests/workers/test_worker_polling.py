@@ -14,7 +14,7 @@ from arq.connections import RedisSettings
 from arq.worker import func
 
 from services.local_redis import LocalRedis
-from workers.worker import ContentMindWorker
+from workers.worker import ContentMindWorker, stop_worker
 
 
 @pytest.fixture
@@ -67,7 +67,41 @@ async def test_a_running_job_is_not_checked_again_on_every_poll(private_redis: s
         assert "elsewhere:1" not in worker.tasks
     finally:
         release.set()
-        await worker.close()
-        run.cancel()
-        await asyncio.gather(run, return_exceptions=True)
+        await stop_worker(worker, run)
+        await queue.aclose()
+
+
+async def test_a_job_queued_by_the_job_before_it_starts_without_waiting_for_the_next_poll(
+    private_redis: str,
+) -> None:
+    """parse_email queues process_file and ends: the worker polls again at once, not after
+    `poll_delay` (here far longer than the whole test is allowed to take)."""
+    moments: dict[str, float] = {}
+    second_ran = asyncio.Event()
+
+    async def first(ctx: dict[str, Any]) -> None:
+        await ctx["redis"].enqueue_job("second", _job_id="second:1", _queue_name="chain")
+        moments["first_ended"] = asyncio.get_running_loop().time()
+
+    async def second(ctx: dict[str, Any]) -> None:
+        moments["second_started"] = asyncio.get_running_loop().time()
+        second_ran.set()
+
+    settings = RedisSettings.from_dsn(private_redis)
+    queue = await create_pool(settings, default_queue_name="chain")
+    await queue.enqueue_job("first", _job_id="first:1")  # due at the worker's first poll
+    worker = ContentMindWorker(
+        functions=[func(first, name="first"), func(second, name="second")],
+        redis_settings=settings,
+        queue_name="chain",
+        poll_delay=30,
+        handle_signals=False,
+    )
+    run = asyncio.create_task(worker.async_run())
+    try:
+        await asyncio.wait_for(second_ran.wait(), 10)
+        assert moments["second_started"] - moments["first_ended"] < 5
+        assert worker.idle_wait_s == 30  # an idle worker still polls at the configured pace
+    finally:
+        await stop_worker(worker, run)
         await queue.aclose()
