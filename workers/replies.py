@@ -44,13 +44,14 @@ async def reply_when_complete(rt: Runtime, message_id: str, *, problem: str | No
     async with rt.sessions() as session:
         rows = (
             await session.exec(
-                select(FileRecord, KnowledgeItem)
+                select(FileRecord, KnowledgeItem, InboundMessage)
+                .join(InboundMessage, col(InboundMessage.id) == FileRecord.inbound_message_id)
                 .outerjoin(KnowledgeItem, col(KnowledgeItem.id) == FileRecord.knowledge_id)
                 .where(FileRecord.inbound_message_id == message_id)
                 .order_by(col(FileRecord.created_at), col(FileRecord.external_id))
             )
         ).all()
-        files = [record for record, _item in rows]
+        files = [record for record, _item, _message in rows]
         if any(not FileStatus(f.status).is_final for f in files):
             return False
         if (
@@ -59,11 +60,12 @@ async def reply_when_complete(rt: Runtime, message_id: str, *, problem: str | No
             and all(f.status == FileStatus.COMPLETED for f in files)
         ):
             return False
-        message = await session.get(InboundMessage, message_id)
+        # the message came with its files; a message without any is read on its own
+        message = rows[0][2] if rows else await session.get(InboundMessage, message_id)
         assert message is not None
         # everything the reply needs is read before the claim: reply_sent_at is then set only
         # right before the reply goes out, never while the job still has work to do
-        outcomes = [_outcome(record, item) for record, item in rows]
+        outcomes = [_outcome(record, item) for record, item, _message in rows]
         claimed = await session.exec(
             update(InboundMessage)
             .where(
