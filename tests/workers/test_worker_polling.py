@@ -67,7 +67,7 @@ async def test_a_running_job_is_not_checked_again_on_every_poll(private_redis: s
         assert "elsewhere:1" not in worker.tasks
     finally:
         release.set()
-        await stop_worker(worker, run)
+        await stop_worker(worker, run, reason="done")
         await queue.aclose()
 
 
@@ -103,5 +103,5 @@ async def test_a_job_queued_by_the_job_before_it_starts_without_waiting_for_the_
         assert moments["second_started"] - moments["first_ended"] < 5
         assert worker.idle_wait_s == 30  # an idle worker still polls at the configured pace
     finally:
-        await stop_worker(worker, run)
+        await stop_worker(worker, run, reason="done")
         await queue.aclose()
