@@ -1,5 +1,6 @@
-"""The engine's pooled connections: no empty ROLLBACK after a commit, and nothing left open after
-a session that failed or was cancelled mid-transaction (the sessions end their own transactions)."""
+"""The engine's pooled connections: no empty ROLLBACK after a commit, nothing left open after a
+session that failed or was cancelled mid-transaction (the sessions end their own transactions),
+and on PostgreSQL a ping before use only after a connection sat idle."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlmodel import select
 
@@ -116,3 +118,65 @@ async def test_a_session_cancelled_mid_transaction_leaves_nothing_behind(
     await nothing_left_open(engine, db_url)
     async with sessions() as session:
         assert (await session.exec(select(Tenant))).all() == []
+
+
+def count_pings(engine: AsyncEngine) -> list[int]:
+    dialect = engine.sync_engine.dialect
+    sent = [0]
+    original = dialect.do_ping
+
+    def counted(dbapi_connection: Any) -> bool:
+        sent[0] += 1
+        return original(dbapi_connection)
+
+    dialect.do_ping = counted  # type: ignore[method-assign]
+    return sent
+
+
+async def backend_pid(engine: AsyncEngine) -> int:
+    async with engine.connect() as connection:
+        return int((await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one())
+
+
+async def terminate(db_url: str, pid: int) -> None:
+    admin = create_async_engine(db_url)
+    try:
+        async with admin.connect() as connection:
+            await connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    finally:
+        await admin.dispose()
+
+
+async def test_postgres_connections_are_pinged_only_after_sitting_idle(postgres_db: str) -> None:
+    engine = create_engine(postgres_db, pool_size=1, ping_after_idle_s=0.3)
+    try:
+        pings = count_pings(engine)
+        first = await backend_pid(engine)
+        assert await backend_pid(engine) == first  # reused at once: no ping
+        assert pings[0] == 0
+
+        # the server ends the pooled connection while it sits idle (a restart, a dropped link)
+        await terminate(postgres_db, first)
+        await asyncio.sleep(0.4)
+        replacement = await backend_pid(engine)  # the ping finds it dead: a new one is made
+        assert pings[0] == 1 and replacement != first
+    finally:
+        await engine.dispose()
+
+
+async def test_a_connection_lost_while_busy_fails_one_statement_then_the_pool_recovers(
+    postgres_db: str,
+) -> None:
+    """Within the idle window a dead connection is not pinged: the statement on it fails with a
+    disconnect (the job's retry runs it again), and the next checkout gets a new connection."""
+    engine = create_engine(postgres_db, pool_size=1, ping_after_idle_s=60)
+    try:
+        first = await backend_pid(engine)
+        await terminate(postgres_db, first)
+        await asyncio.sleep(0.1)
+        with pytest.raises(DBAPIError) as failed:
+            await backend_pid(engine)
+        assert failed.value.connection_invalidated
+        assert await backend_pid(engine) != first
+    finally:
+        await engine.dispose()
