@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 from pathlib import Path
 from typing import Any
@@ -77,9 +78,14 @@ def _ping_when_idle(engine: AsyncEngine, idle_s: float) -> None:
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=30000")
+    # WAL is the database file's own setting, made when it is migrated. Switching a database in
+    # rollback-journal mode needs an exclusive lock that SQLite refuses at once ("database is
+    # locked", no busy wait) while another connection reads: only a file made elsewhere gets it.
+    cursor.execute("PRAGMA journal_mode")
+    if str(cursor.fetchone()[0]).lower() != "wal":
+        cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
 
@@ -102,8 +108,23 @@ def alembic_config(url: str) -> Config:
 def migrate(url: str) -> None:
     """Bring the schema to the newest version (blocking; call before the event loop or in a thread)."""
     if url.startswith("sqlite"):
-        Path(url.split("///", 1)[1]).parent.mkdir(parents=True, exist_ok=True)
+        path = Path(url.split("///", 1)[1])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _use_wal(path)
     command.upgrade(alembic_config(url), "head")
+
+
+def _use_wal(path: Path) -> None:
+    """Put the SQLite file in WAL mode (a setting of the file) before any of our engines open it.
+
+    Otherwise each engine's first connections would switch it themselves, and two doing so at
+    once (worker and SMTP ingest starting side by side) fail with "database is locked".
+    """
+    connection = sqlite3.connect(path, timeout=30)
+    try:
+        connection.execute("PRAGMA journal_mode=WAL")
+    finally:
+        connection.close()
 
 
 async def migrate_async(url: str) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlmodel import select
 
 from models import Tenant
-from services.db import create_engine, session_factory
+from services.db import create_engine, migrate, session_factory
 
 
 @pytest.fixture
@@ -179,4 +180,40 @@ async def test_a_connection_lost_while_busy_fails_one_statement_then_the_pool_re
         assert failed.value.connection_invalidated
         assert await backend_pid(engine) != first
     finally:
+        await engine.dispose()
+
+
+def test_a_migrated_sqlite_database_is_in_wal_mode_before_any_engine_opens_it(
+    tmp_path: Path,
+) -> None:
+    """Engines never switch the journal mode themselves: two switching at once (worker and SMTP
+    ingest starting side by side) failed with "database is locked"."""
+    path = tmp_path / "fresh.db"
+    migrate(f"sqlite+aiosqlite:///{path}")
+    connection = sqlite3.connect(path)
+    try:
+        assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    finally:
+        connection.close()
+
+
+async def test_a_new_connection_opens_while_another_reads_a_migrated_database(
+    tmp_path: Path,
+) -> None:
+    """A reader holds the database; a new engine connection needs no lock it would wait for."""
+    path = tmp_path / "busy.db"
+    await asyncio.to_thread(migrate, f"sqlite+aiosqlite:///{path}")
+    reader = sqlite3.connect(path, isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM tenant").fetchall()  # a read transaction stays open
+    engine = create_engine(f"sqlite+aiosqlite:///{path}")
+    try:
+        async with engine.connect() as connection:
+            count = await asyncio.wait_for(
+                connection.execute(text("SELECT count(*) FROM tenant")), timeout=5
+            )
+            assert count.scalar_one() == 0
+    finally:
+        reader.rollback()
+        reader.close()
         await engine.dispose()
