@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import typer
 from rich.markup import escape
@@ -31,7 +32,11 @@ from services.stats import Scope, usage_stats
 
 @asynccontextmanager
 async def database(settings: Settings) -> AsyncIterator[AsyncSession]:
+    """The database the services write, for reading; a SQLite file that does not exist yet is
+    reported, not created (a command run in another folder would otherwise make an empty one)."""
     url = settings.effective_database_url
+    if url.startswith("sqlite") and not Path(make_url(url).database or "").exists():
+        raise not_found(settings, "Nothing has been received yet: there is no database")
     await migrate_async(url)
     engine = create_engine(url)
     try:

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from cli.queries import database_in_use
+from services.db import migrate
 from services.settings import Settings
 from tests.e2e.processes import clean_environment
 from workers.replies import FileOutcome, tally
@@ -67,9 +68,9 @@ def test_invalid_settings_are_named_in_plain_words_without_their_values(tmp_path
     assert "CONTENTMIND_IMAP_ACCOUNTS.0.tls_ca_file: Value error, no such file" in outputs[1]
 
 
-def test_an_unknown_user_is_reported_with_the_database_looked_in(tmp_path: Path) -> None:
-    """Run in another folder (a fresh ./.contentmind there): exit 2, the message names that data
-    dir's database and points at CONTENTMIND_DATA_DIR."""
+def test_a_data_dir_without_a_database_is_reported_not_created(tmp_path: Path) -> None:
+    """Run in another folder (no ./.contentmind there): exit 2, the message names the database
+    looked for and points at CONTENTMIND_DATA_DIR; no empty database is left behind."""
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     done = subprocess.run(
@@ -80,10 +81,28 @@ def test_an_unknown_user_is_reported_with_the_database_looked_in(tmp_path: Path)
     data_dir = elsewhere.resolve() / ".contentmind"
     first, hint = done.stderr.splitlines()
     assert first == (
-        f"No user with the address alice@acme.example in {data_dir / 'contentmind.db'} "
-        f"(data dir {data_dir})."
+        "Nothing has been received yet: there is no database in "
+        f"{data_dir / 'contentmind.db'} (data dir {data_dir})."
     )
     assert "CONTENTMIND_DATA_DIR" in hint and "DATABASE_URL" in hint
+    assert not (data_dir / "contentmind.db").exists()
+
+
+def test_an_unknown_user_is_reported_with_the_database_looked_in(tmp_path: Path) -> None:
+    """A data dir with data, but not this sender's: exit 2, the database named."""
+    data_dir = tmp_path / "data"
+    migrate(f"sqlite+aiosqlite:///{data_dir / 'contentmind.db'}")
+    env = {**clean_environment(), "CONTENTMIND_DATA_DIR": str(data_dir)}
+    done = subprocess.run(
+        [_contentmind(), "files", "--user", "alice@acme.example"], env=env,
+        cwd=tmp_path, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2
+    first, _hint = done.stderr.splitlines()
+    assert first == (
+        f"No user with the address alice@acme.example in {data_dir.resolve() / 'contentmind.db'} "
+        f"(data dir {data_dir.resolve()})."
+    )
 
 
 def test_the_database_in_use_is_named_without_its_password(tmp_path: Path) -> None:
