@@ -70,16 +70,31 @@ class EventType(StrEnum):
     SLACK_EVENT_DUPLICATE = "SLACK_EVENT_DUPLICATE"
 
 
+# Values stored as they are; checked by exact type, the hot path of log_event.
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
 def scrub(metadata: Mapping[str, Any] | None) -> dict[str, Any]:
     """Drop anything that looks like a secret; analytics never stores credentials."""
     if not metadata:
         return {}
     clean: dict[str, Any] = {}
     for key, value in metadata.items():
-        if _SECRET_KEY.search(key):
+        if _is_secret(key):
             continue
-        clean[key] = scrub(value) if isinstance(value, Mapping) else _jsonable(value)
+        if type(value) in _PLAIN:
+            clean[key] = value
+        elif isinstance(value, Mapping):
+            clean[key] = scrub(value)
+        else:
+            clean[key] = _jsonable(value)
     return clean
+
+
+@functools.lru_cache(maxsize=4096)
+def _is_secret(key: str) -> bool:
+    """Metadata keys are few and repeat (file_id, size…): each is matched once."""
+    return _SECRET_KEY.search(key) is not None
 
 
 def _jsonable(value: Any) -> Any:
