@@ -27,18 +27,18 @@ async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
     await engine.dispose()
 
 
-def count_rollbacks(engine: AsyncEngine) -> list[int]:
-    """ROLLBACKs sent to the database on this engine's connections, counted as they happen."""
+def count_calls(engine: AsyncEngine, method: str) -> list[int]:
+    """Calls of the dialect's `method` (do_rollback: ROLLBACKs sent, do_ping: pings), counted."""
     dialect = engine.sync_engine.dialect
-    sent = [0]
-    original = dialect.do_rollback
+    calls = [0]
+    original = getattr(dialect, method)
 
-    def counted(dbapi_connection: Any) -> None:
-        sent[0] += 1
-        original(dbapi_connection)
+    def counted(dbapi_connection: Any) -> Any:
+        calls[0] += 1
+        return original(dbapi_connection)
 
-    dialect.do_rollback = counted  # type: ignore[method-assign]
-    return sent
+    setattr(dialect, method, counted)
+    return calls
 
 
 async def nothing_left_open(engine: AsyncEngine, db_url: str) -> None:
@@ -71,7 +71,7 @@ async def test_a_committed_session_sends_no_rollback(engine: AsyncEngine) -> Non
     sessions = session_factory(engine)
     async with sessions() as session:  # the pool's connection is made (and checked) once
         await session.exec(select(Tenant))
-    rollbacks = count_rollbacks(engine)
+    rollbacks = count_calls(engine, "do_rollback")
 
     async with sessions() as session:
         session.add(Tenant(name="Acme", email_domain="acme.example"))
@@ -121,19 +121,6 @@ async def test_a_session_cancelled_mid_transaction_leaves_nothing_behind(
         assert (await session.exec(select(Tenant))).all() == []
 
 
-def count_pings(engine: AsyncEngine) -> list[int]:
-    dialect = engine.sync_engine.dialect
-    sent = [0]
-    original = dialect.do_ping
-
-    def counted(dbapi_connection: Any) -> bool:
-        sent[0] += 1
-        return original(dbapi_connection)
-
-    dialect.do_ping = counted  # type: ignore[method-assign]
-    return sent
-
-
 async def backend_pid(engine: AsyncEngine) -> int:
     async with engine.connect() as connection:
         return int((await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one())
@@ -151,7 +138,7 @@ async def terminate(db_url: str, pid: int) -> None:
 async def test_postgres_connections_are_pinged_only_after_sitting_idle(postgres_db: str) -> None:
     engine = create_engine(postgres_db, pool_size=1, ping_after_idle_s=0.3)
     try:
-        pings = count_pings(engine)
+        pings = count_calls(engine, "do_ping")
         first = await backend_pid(engine)
         assert await backend_pid(engine) == first  # reused at once: no ping
         assert pings[0] == 0
