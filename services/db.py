@@ -80,8 +80,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA busy_timeout=30000")
     # WAL is the database file's own setting, made when it is migrated. Switching a database in
-    # rollback-journal mode needs an exclusive lock that SQLite refuses at once ("database is
-    # locked", no busy wait) while another connection reads: only a file made elsewhere gets it.
+    # rollback-journal mode needs an exclusive lock, which it cannot have while another
+    # connection reads ("database is locked" after the busy timeout, or at once where waiting
+    # could deadlock): only a file made elsewhere is switched here.
     cursor.execute("PRAGMA journal_mode")
     if str(cursor.fetchone()[0]).lower() != "wal":
         cursor.execute("PRAGMA journal_mode=WAL")
