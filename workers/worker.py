@@ -48,8 +48,8 @@ class ContentMindWorker(Worker):
 
     A running job stays among the queue's due ids until it ends, and every poll with a free slot
     reads them again: arq's own Worker checks each one against Redis (WATCH, EXISTS, ZSCORE,
-    UNWATCH: three round trips) before it skips it. During a burst of mail that was half of the
-    worker's Redis traffic. A job that another worker runs is still checked and skipped as before.
+    UNWATCH) before it skips it. During a burst of mail that was a quarter of the worker's Redis
+    commands. A job that another worker runs is still checked and skipped as before.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
