@@ -78,14 +78,8 @@ def _ping_when_idle(engine: AsyncEngine, idle_s: float) -> None:
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
+    # WAL is not set here: it is the database file's own setting, made once by migrate().
     cursor.execute("PRAGMA busy_timeout=30000")
-    # WAL is the database file's own setting, made when it is migrated. Switching a database in
-    # rollback-journal mode needs an exclusive lock, which it cannot have while another
-    # connection reads ("database is locked" after the busy timeout, or at once where waiting
-    # could deadlock): only a file made elsewhere is switched here.
-    cursor.execute("PRAGMA journal_mode")
-    if str(cursor.fetchone()[0]).lower() != "wal":
-        cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
@@ -118,8 +112,10 @@ def migrate(url: str) -> None:
 def _use_wal(path: Path) -> None:
     """Put the SQLite file in WAL mode (a setting of the file) before any of our engines open it.
 
-    Otherwise each engine's first connections would switch it themselves, and two doing so at
-    once (worker and SMTP ingest starting side by side) fail with "database is locked".
+    Engines used to switch it on each new connection. The switch needs an exclusive lock, which
+    it cannot have while another connection reads ("database is locked" after the busy timeout,
+    or at once where waiting could deadlock): two engines opening a fresh database side by side
+    (worker and SMTP ingest starting together) failed.
     """
     connection = sqlite3.connect(path, timeout=30)
     try:
