@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from email.parser import BytesHeaderParser
 from email.policy import compat32
@@ -9,8 +10,10 @@ from typing import Any
 
 import structlog
 from arq.jobs import JobStatus
+from sqlalchemy import Executable
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import select
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models import FileRecord, FileStatus, InboundMessage, MessageStatus, Tenant, User
 from models.base import new_id
@@ -191,16 +194,12 @@ def _details(new: NewFile) -> dict[str, Any]:
     return details
 
 
-async def add_file(
+def _new_record(
     rt: Runtime, *, tenant: Tenant, user: User, source: str, new: NewFile
-) -> tuple[FileRecord, bool]:
-    """Store the bytes and create the FileRecord (pending). Returns (record, created).
-
-    A file with the same (tenant, source, external_id) already recorded is returned as is, so a
-    re-run of a door's job never records a file twice. The caller enqueues created records.
-    """
+) -> FileRecord:
+    """Store the bytes (content-addressed) and build the pending FileRecord, not yet added."""
     blob = rt.storage.put(new.data)
-    record = FileRecord(
+    return FileRecord(
         tenant_id=tenant.id,
         user_id=user.id,
         source=source,
@@ -216,35 +215,110 @@ async def add_file(
         correlation_id=new.correlation_id or new_id(),
         details=_details(new),
     )
+
+
+async def _recorded(
+    session: AsyncSession, tenant_id: str, source: str, external_ids: Sequence[str | None]
+) -> dict[str | None, FileRecord]:
+    """The tenant's records of `source` with these external ids, by external id."""
+    found = await session.exec(
+        select(FileRecord).where(
+            FileRecord.tenant_id == tenant_id,
+            FileRecord.source == source,
+            col(FileRecord.external_id).in_([i for i in external_ids if i is not None]),
+        )
+    )
+    return {record.external_id: record for record in found.all()}
+
+
+async def add_file(
+    rt: Runtime, *, tenant: Tenant, user: User, source: str, new: NewFile
+) -> tuple[FileRecord, bool]:
+    """Store the bytes and create the FileRecord (pending). Returns (record, created).
+
+    A file with the same (tenant, source, external_id) already recorded is returned as is, so a
+    re-run of a door's job never records a file twice. The caller enqueues created records.
+    """
+    record = _new_record(rt, tenant=tenant, user=user, source=source, new=new)
     async with rt.sessions() as session:
         session.add(record)
         try:
             await session.commit()
         except IntegrityError:
             await session.rollback()
-            existing = (
-                await session.exec(
-                    select(FileRecord).where(
-                        FileRecord.tenant_id == tenant.id,
-                        FileRecord.source == source,
-                        FileRecord.external_id == new.external_id,
-                    )
-                )
-            ).one()
-            return existing, False
+            earlier = await _recorded(session, tenant.id, source, [new.external_id])
+            return earlier[new.external_id], False
+    _log_received(rt, record, new)
+    return record, True
+
+
+async def add_files(
+    rt: Runtime,
+    *,
+    tenant: Tenant,
+    user: User,
+    source: str,
+    files: Sequence[NewFile],
+    also: Sequence[Executable] = (),
+) -> list[tuple[FileRecord, bool] | None]:
+    """add_file for several files (each with an external id), committed in ONE transaction
+    together with the caller's statements `also` (an email's files and its new status).
+
+    Returns, per file in order, (record, created), or None when its bytes could not be stored
+    (logged; one such file never sinks its siblings). Files an earlier run recorded come back
+    as they are, created False, and the rest are recorded with `also` in a second transaction.
+    """
+    records: list[FileRecord | None] = []
+    for index, new in enumerate(files):
+        try:
+            records.append(_new_record(rt, tenant=tenant, user=user, source=source, new=new))
+        except Exception:
+            log.exception("file_store_failed", index=index, filename=new.filename)
+            records.append(None)
+    fresh = [record for record in records if record is not None]
+    earlier: dict[str | None, FileRecord] = {}
+    async with rt.sessions() as session:
+        try:
+            await _commit_with(session, fresh, also)
+        except IntegrityError:  # some were recorded before: a re-run
+            await session.rollback()
+            earlier = await _recorded(session, tenant.id, source, [r.external_id for r in fresh])
+            await _commit_with(session, [r for r in fresh if r.external_id not in earlier], also)
+    results: list[tuple[FileRecord, bool] | None] = []
+    for record, new in zip(records, files, strict=True):
+        if record is None:
+            results.append(None)
+        elif record.external_id in earlier:
+            results.append((earlier[record.external_id], False))
+        else:
+            _log_received(rt, record, new)
+            results.append((record, True))
+    return results
+
+
+async def _commit_with(
+    session: AsyncSession, records: Sequence[FileRecord], also: Sequence[Executable]
+) -> None:
+    session.add_all(records)
+    await session.flush()  # the records' own conflicts surface here, before `also` runs
+    for statement in also:
+        await session.exec(statement)  # type: ignore[call-overload]
+    await session.commit()
+
+
+def _log_received(rt: Runtime, record: FileRecord, new: NewFile) -> None:
     rt.analytics.log_event(
         EventType.FILE_RECEIVED,
-        user_id=user.id,
-        tenant_id=tenant.id,
+        user_id=record.user_id,
+        tenant_id=record.tenant_id,
         correlation_id=record.correlation_id,
         metadata={
             "file_id": record.id,
-            "source": source,
+            "source": record.source,
             "filename": new.filename,
             "declared_type": new.declared_type,
-            "size": blob.size,
+            "size": record.size,
             "provenance": new.provenance,
             "parent_correlation_id": new.parent_correlation_id,
         },
     )
-    return record, True

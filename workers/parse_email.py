@@ -14,7 +14,7 @@ from mail.parse import MailPart, ParsedMail, parse_message
 from models import FileRecord, FileSource, FileStatus, InboundMessage, MessageStatus, Tenant, User
 from services.analytics import EventType
 from services.errors import ContentMindError
-from services.intake import NewFile, add_file, enqueue_file
+from services.intake import NewFile, add_files, enqueue_file
 from services.runtime import Runtime
 from workers.outcomes import mark_failed
 from workers.replies import reply_when_complete
@@ -26,7 +26,7 @@ async def parse_email(ctx: dict[str, Any], inbound_message_id: str) -> str:
     """Parse the raw message, record its files and enqueue them; safe to run again after a crash."""
     rt: Runtime = ctx["rt"]
     structlog.contextvars.clear_contextvars()
-    async with rt.sessions() as session:
+    async with rt.reads() as session:
         found = (
             await session.exec(
                 select(InboundMessage, Tenant, User)
@@ -72,14 +72,10 @@ def _problem(message: InboundMessage) -> str | None:
 async def _record(
     rt: Runtime, message: InboundMessage, tenant: Tenant, user: User, parsed: ParsedMail
 ) -> list[FileRecord]:
-    """A FileRecord per part; returns the records of the message (new or from an earlier run)."""
+    """A FileRecord per part, committed with the message's new status in one transaction;
+    returns the records of the message (new or from an earlier run)."""
     _log_parse_events(rt, message, parsed)
     parts = parsed.parts[: rt.settings.max_attachments]
-    records = []
-    for index, part in enumerate(parts):
-        record = await _record_part(rt, message, tenant, user, index, part)
-        if record is not None:
-            records.append(record)
     status = MessageStatus.PARSED
     if not parsed.parts and "boundary_not_found" in parsed.defects:
         status = MessageStatus.FAILED
@@ -92,14 +88,39 @@ async def _record(
         "defects": list(parsed.defects),
         "status": status,
     }
-    async with rt.sessions() as session:
-        await session.exec(
-            update(InboundMessage).where(col(InboundMessage.id) == message.id).values(**changes)
-        )  # type: ignore[call-overload]
-        await session.commit()
+    added = await add_files(
+        rt,
+        tenant=tenant,
+        user=user,
+        source=FileSource.EMAIL,
+        files=[_new_file(message, index, part) for index, part in enumerate(parts)],
+        also=[update(InboundMessage).where(col(InboundMessage.id) == message.id).values(**changes)],
+    )
     for key, value in changes.items():
         setattr(message, key, value)
+    records = []
+    for part, result in zip(parts, added, strict=True):
+        if result is None:  # its bytes could not be stored; the siblings go on
+            continue
+        record, created = result
+        if created and part.failure is not None:
+            reason, text = part.failure
+            record = await mark_failed(rt, record, ContentMindError(text, reason=reason), attempt=0)
+        records.append(record)
     return records
+
+
+def _new_file(message: InboundMessage, index: int, part: MailPart) -> NewFile:
+    return NewFile(
+        data=part.data,
+        filename=part.filename,
+        declared_type=part.declared_type,
+        external_id=f"{message.id}:{index}",
+        provenance=part.provenance,
+        inbound_message_id=message.id,
+        parent_correlation_id=message.correlation_id,
+        details={"forwarded": part.forwarded} if part.forwarded else None,
+    )
 
 
 def _log_parse_events(rt: Runtime, message: InboundMessage, parsed: ParsedMail) -> None:
@@ -131,38 +152,9 @@ def _log_parse_events(rt: Runtime, message: InboundMessage, parsed: ParsedMail) 
         )
 
 
-async def _record_part(
-    rt: Runtime, message: InboundMessage, tenant: Tenant, user: User, index: int, part: MailPart
-) -> FileRecord | None:
-    try:
-        record, created = await add_file(
-            rt,
-            tenant=tenant,
-            user=user,
-            source=FileSource.EMAIL,
-            new=NewFile(
-                data=part.data,
-                filename=part.filename,
-                declared_type=part.declared_type,
-                external_id=f"{message.id}:{index}",
-                provenance=part.provenance,
-                inbound_message_id=message.id,
-                parent_correlation_id=message.correlation_id,
-                details={"forwarded": part.forwarded} if part.forwarded else None,
-            ),
-        )
-    except Exception:  # one part that cannot be stored never sinks its siblings
-        log.exception("part_store_failed", index=index)
-        return None
-    if created and part.failure is not None:
-        reason, text = part.failure
-        record = await mark_failed(rt, record, ContentMindError(text, reason=reason), attempt=0)
-    return record
-
-
 async def _enqueue_pending(rt: Runtime, message_id: str) -> int:
     """Queue every file of the message still pending; returns how many there are."""
-    async with rt.sessions() as session:
+    async with rt.reads() as session:
         pending = (
             await session.exec(
                 select(FileRecord).where(
