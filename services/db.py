@@ -24,9 +24,17 @@ PING_AFTER_IDLE_S = 10.0
 
 
 def create_engine(
-    url: str, *, pool_size: int = 10, ping_after_idle_s: float = PING_AFTER_IDLE_S
+    url: str,
+    *,
+    pool_size: int = 10,
+    ping_after_idle_s: float = PING_AFTER_IDLE_S,
+    wait_for_flush: bool = True,
 ) -> AsyncEngine:
-    """An async engine; SQLite gets WAL, a busy timeout and foreign keys.
+    """An async engine; SQLite gets a busy timeout and foreign keys.
+
+    `wait_for_flush=False` (PostgreSQL only) makes its connections commit without waiting for the
+    WAL flush (`synchronous_commit=off`): for writes the product redoes by itself if a database
+    crash loses them (see `Runtime.recoverable_sessions`).
 
     Connections go back to the pool without the pool's own ROLLBACK (`pool_reset_on_return`):
     every connection here is used through a Session or a Connection block, which ends its
@@ -40,8 +48,13 @@ def create_engine(
         engine = create_async_engine(url, connect_args={"timeout": 30}, pool_reset_on_return=None)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
+    server_settings = {} if wait_for_flush else {"synchronous_commit": "off"}
     engine = create_async_engine(
-        url, pool_size=pool_size, max_overflow=pool_size, pool_reset_on_return=None
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_reset_on_return=None,
+        connect_args={"server_settings": server_settings},
     )
     _ping_when_idle(engine, ping_after_idle_s)
     return engine
@@ -87,6 +100,15 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def session_factory(engine: AsyncEngine) -> SessionFactory:
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+
+
+def read_session_factory(engine: AsyncEngine) -> SessionFactory:
+    """Sessions for reads of one statement. On PostgreSQL they run in autocommit mode, without
+    the BEGIN and ROLLBACK round trips around the SELECT; SQLite's driver begins a transaction
+    only before a write, so there its reads have none to save. Never write through them."""
+    if is_sqlite(engine):
+        return session_factory(engine)
+    return session_factory(engine.execution_options(isolation_level="AUTOCOMMIT"))
 
 
 def is_sqlite(engine: AsyncEngine) -> bool:

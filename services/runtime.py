@@ -8,16 +8,40 @@ from arq.connections import ArqRedis, RedisSettings, create_pool
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.analytics import Analytics, install
-from services.db import SessionFactory, create_engine, migrate_async, session_factory
+from services.db import (
+    SessionFactory,
+    create_engine,
+    is_sqlite,
+    migrate_async,
+    read_session_factory,
+    session_factory,
+)
 from services.settings import Settings
 from services.storage import LocalStorage
 
 
 @dataclass
 class Runtime:
+    """Settings, database, storage, analytics and Redis of one process.
+
+    Three kinds of database session:
+    - `sessions`: reads and writes; a commit is durable when it returns.
+    - `reads`: reads of one statement (on PostgreSQL without a transaction around them).
+    - `recoverable_sessions`: writes whose loss the product repairs by itself, such as a job's
+      claim on a file (the job still holds what it claimed and records the outcome durably).
+      On PostgreSQL their commit does not wait for the WAL flush: a server crash can lose the
+      last fraction of a second of them, never anything committed before a durable commit
+      (WAL is flushed in order), and never corrupt the database.
+    Analytics writes through the recoverable engine too: its events wait in memory for up to
+    `analytics_flush_interval_s` already.
+    """
+
     settings: Settings
     engine: AsyncEngine
     sessions: SessionFactory
+    reads: SessionFactory
+    recoverable_engine: AsyncEngine
+    recoverable_sessions: SessionFactory
     storage: LocalStorage
     analytics: Analytics
     redis: ArqRedis | None
@@ -32,8 +56,11 @@ class Runtime:
         if migrate:
             await migrate_async(url)
         engine = create_engine(url)
+        recoverable = (
+            engine if is_sqlite(engine) else create_engine(url, pool_size=2, wait_for_flush=False)
+        )
         analytics = Analytics(
-            engine,
+            recoverable,
             flush_interval_s=settings.analytics_flush_interval_s,
             batch_size=settings.analytics_batch_size,
         )
@@ -44,6 +71,9 @@ class Runtime:
             settings=settings,
             engine=engine,
             sessions=session_factory(engine),
+            reads=read_session_factory(engine),
+            recoverable_engine=recoverable,
+            recoverable_sessions=session_factory(recoverable),
             storage=LocalStorage(settings.storage_dir),
             analytics=analytics,
             redis=redis,
@@ -60,3 +90,5 @@ class Runtime:
         if self.redis is not None:
             await self.redis.aclose()
         await self.engine.dispose()
+        if self.recoverable_engine is not self.engine:
+            await self.recoverable_engine.dispose()

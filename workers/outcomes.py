@@ -25,13 +25,19 @@ def _ids(record: FileRecord) -> dict[str, Any]:
     }
 
 
-async def save_status(rt: Runtime, record: FileRecord, **changes: Any) -> FileRecord:
-    """Commit changes to the record (one UPDATE by primary key, no read) and apply them to it."""
+async def save_status(
+    rt: Runtime, record: FileRecord, *, durable: bool = True, **changes: Any
+) -> FileRecord:
+    """Commit changes to the record (one UPDATE by primary key, no read) and apply them to it.
+
+    `durable=False`: through `rt.recoverable_sessions`, for a change a database crash may lose.
+    """
     now = utcnow()
     changes["updated_at"] = now
     if "status" in changes and FileStatus(changes["status"]).is_final:
         changes["completed_at"] = now
-    async with rt.sessions() as session:
+    sessions = rt.sessions if durable else rt.recoverable_sessions
+    async with sessions() as session:
         await session.exec(
             update(FileRecord).where(col(FileRecord.id) == record.id).values(**changes)
         )  # type: ignore[call-overload]

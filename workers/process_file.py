@@ -34,7 +34,7 @@ async def process_file(ctx: dict[str, Any], file_id: str) -> str:
     """Extract, analyse and store one file; permanent failures end at once, transient ones retry."""
     rt: Runtime = ctx["rt"]
     structlog.contextvars.clear_contextvars()
-    async with rt.sessions() as session:
+    async with rt.reads() as session:
         # the file, and its tenant's item of the same content if one exists (one per content)
         same_content = and_(
             col(KnowledgeItem.tenant_id) == FileRecord.tenant_id,
@@ -84,8 +84,15 @@ async def _run(
     attempt = record.attempts + 1
     data = rt.storage.get(record.storage_key or record.sha256)
     detected = detect_type(data, record.original_filename, record.declared_type)
+    # the claim: its attempt count tells a later run that this one never came back (a crash).
+    # A database crash may lose it (not durable): the job goes on with the record in hand.
     record = await save_status(
-        rt, record, status=FileStatus.PROCESSING, attempts=attempt, detected_type=detected
+        rt,
+        record,
+        durable=False,
+        status=FileStatus.PROCESSING,
+        attempts=attempt,
+        detected_type=detected,
     )
     settings = rt.settings
     if attempt > settings.job_max_tries:  # the earlier attempts never came back: they crashed
