@@ -102,10 +102,14 @@ def session_factory(engine: AsyncEngine) -> SessionFactory:
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
 
 
-def read_session_factory(engine: AsyncEngine) -> SessionFactory:
-    """Sessions for reads of one statement. On PostgreSQL they run in autocommit mode, without
-    the BEGIN and ROLLBACK round trips around the SELECT; SQLite's driver begins a transaction
-    only before a write, so there its reads have none to save. Never write through them."""
+def autocommit_session_factory(engine: AsyncEngine) -> SessionFactory:
+    """Sessions in which each statement commits on its own, for work of ONE statement (a read,
+    or a single write whose `session.commit()` then has nothing left to do).
+
+    On PostgreSQL they run in autocommit mode: no BEGIN and COMMIT (or ROLLBACK) round trips
+    around the statement. SQLite's driver begins a transaction only before a write and its
+    round trips are calls in this process, so there they are ordinary sessions.
+    """
     if is_sqlite(engine):
         return session_factory(engine)
     return session_factory(engine.execution_options(isolation_level="AUTOCOMMIT"))

@@ -63,7 +63,9 @@ async def receive_email(
     Raises SenderRefused for a sender the policy does not accept. A second delivery of the same
     message (same Message-ID, or same bytes) is recognised and creates nothing new.
     """
-    async with rt.sessions() as session:
+    # each statement commits on its own: the sender's lookup (a first mail from a new team also
+    # inserts its tenant, then its user; a race retries and finds them) and the message's row
+    async with rt.autocommit_sessions() as session:
         tenant, user = await resolve_email_sender(session, rt.settings, envelope_from)
         tenant_id = tenant.id
         blob = rt.storage.put(raw)

@@ -10,10 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.analytics import Analytics, install
 from services.db import (
     SessionFactory,
+    autocommit_session_factory,
     create_engine,
     is_sqlite,
     migrate_async,
-    read_session_factory,
     session_factory,
 )
 from services.settings import Settings
@@ -25,13 +25,14 @@ class Runtime:
     """Settings, database, storage, analytics and Redis of one process.
 
     Three kinds of database session:
-    - `sessions`: reads and writes; a commit is durable when it returns.
-    - `reads`: reads of one statement (on PostgreSQL without a transaction around them).
-    - `recoverable_sessions`: writes whose loss the product repairs by itself, such as a job's
-      claim on a file (the job still holds what it claimed and records the outcome durably).
-      On PostgreSQL their commit does not wait for the WAL flush: a server crash can lose the
-      last fraction of a second of them, never anything committed before a durable commit
-      (WAL is flushed in order), and never corrupt the database.
+    - `sessions`: transactions; a commit is durable when it returns.
+    - `autocommit_sessions`: for work of one statement, each statement committed (durably) on
+      its own; on PostgreSQL without BEGIN and COMMIT round trips around it.
+    - `recoverable_sessions`: single writes whose loss the product repairs by itself, such as a
+      job's claim on a file (the job still holds what it claimed and records the outcome
+      durably). On PostgreSQL they commit without waiting for the WAL flush: a server crash
+      can lose the last fraction of a second of them, never anything committed before a
+      durable commit (WAL is flushed in order), and never corrupt the database.
     Analytics writes through the recoverable engine too: its events wait in memory for up to
     `analytics_flush_interval_s` already.
     """
@@ -39,7 +40,7 @@ class Runtime:
     settings: Settings
     engine: AsyncEngine
     sessions: SessionFactory
-    reads: SessionFactory
+    autocommit_sessions: SessionFactory
     recoverable_engine: AsyncEngine
     recoverable_sessions: SessionFactory
     storage: LocalStorage
@@ -71,9 +72,9 @@ class Runtime:
             settings=settings,
             engine=engine,
             sessions=session_factory(engine),
-            reads=read_session_factory(engine),
+            autocommit_sessions=autocommit_session_factory(engine),
             recoverable_engine=recoverable,
-            recoverable_sessions=session_factory(recoverable),
+            recoverable_sessions=autocommit_session_factory(recoverable),
             storage=LocalStorage(settings.storage_dir),
             analytics=analytics,
             redis=redis,

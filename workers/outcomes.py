@@ -30,13 +30,13 @@ async def save_status(
 ) -> FileRecord:
     """Commit changes to the record (one UPDATE by primary key, no read) and apply them to it.
 
-    `durable=False`: through `rt.recoverable_sessions`, for a change a database crash may lose.
+    `durable=False`: for a change a database crash may lose (`rt.recoverable_sessions`).
     """
     now = utcnow()
     changes["updated_at"] = now
     if "status" in changes and FileStatus(changes["status"]).is_final:
         changes["completed_at"] = now
-    sessions = rt.sessions if durable else rt.recoverable_sessions
+    sessions = rt.autocommit_sessions if durable else rt.recoverable_sessions
     async with sessions() as session:
         await session.exec(
             update(FileRecord).where(col(FileRecord.id) == record.id).values(**changes)

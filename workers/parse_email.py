@@ -26,7 +26,7 @@ async def parse_email(ctx: dict[str, Any], inbound_message_id: str) -> str:
     """Parse the raw message, record its files and enqueue them; safe to run again after a crash."""
     rt: Runtime = ctx["rt"]
     structlog.contextvars.clear_contextvars()
-    async with rt.reads() as session:
+    async with rt.autocommit_sessions() as session:
         found = (
             await session.exec(
                 select(InboundMessage, Tenant, User)
@@ -154,7 +154,7 @@ def _log_parse_events(rt: Runtime, message: InboundMessage, parsed: ParsedMail) 
 
 async def _enqueue_pending(rt: Runtime, message_id: str) -> int:
     """Queue every file of the message still pending; returns how many there are."""
-    async with rt.reads() as session:
+    async with rt.autocommit_sessions() as session:
         pending = (
             await session.exec(
                 select(FileRecord).where(

@@ -34,7 +34,7 @@ async def process_file(ctx: dict[str, Any], file_id: str) -> str:
     """Extract, analyse and store one file; permanent failures end at once, transient ones retry."""
     rt: Runtime = ctx["rt"]
     structlog.contextvars.clear_contextvars()
-    async with rt.reads() as session:
+    async with rt.autocommit_sessions() as session:
         # the file, and its tenant's item of the same content if one exists (one per content)
         same_content = and_(
             col(KnowledgeItem.tenant_id) == FileRecord.tenant_id,

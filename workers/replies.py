@@ -41,7 +41,8 @@ async def reply_when_complete(rt: Runtime, message_id: str, *, problem: str | No
     """Send the outcome reply if every file of the message is final and no reply went out yet."""
     if rt.settings.ingest_reply == "never":
         return False
-    async with rt.sessions() as session:
+    # two statements, each atomic on its own: the read, then the claim (a conditional UPDATE)
+    async with rt.autocommit_sessions() as session:
         rows = (
             await session.exec(
                 select(FileRecord, KnowledgeItem, InboundMessage)

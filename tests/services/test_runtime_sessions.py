@@ -1,5 +1,6 @@
-"""The runtime's three kinds of session: durable sessions, transaction-free reads (PostgreSQL) and
-recoverable writes that commit without waiting for the WAL flush (PostgreSQL)."""
+"""The runtime's three kinds of session: transactions, one-statement sessions without BEGIN and
+COMMIT round trips, and recoverable writes that commit without waiting for the WAL flush (both
+PostgreSQL only)."""
 
 from __future__ import annotations
 
@@ -25,12 +26,12 @@ async def test_only_recoverable_writes_skip_the_wait_for_the_flush(rt: Runtime) 
         )  # one engine: SQLite's WAL settings are the file's
         return
     assert await setting(rt, "sessions") == "on"
-    assert await setting(rt, "reads") == "on"
+    assert await setting(rt, "autocommit_sessions") == "on"
     assert await setting(rt, "recoverable_sessions") == "off"
     assert rt.analytics.engine is rt.recoverable_engine
 
 
-async def test_a_read_runs_outside_a_transaction_on_postgresql(rt: Runtime) -> None:
+async def test_an_autocommit_session_runs_outside_a_transaction_on_postgresql(rt: Runtime) -> None:
     async def in_transaction_after_a_select(sessions: str) -> bool:
         async with getattr(rt, sessions)() as session:
             assert (await session.exec(select(Tenant))).all() == []
@@ -41,7 +42,7 @@ async def test_a_read_runs_outside_a_transaction_on_postgresql(rt: Runtime) -> N
                 return bool(driver.in_transaction)  # type: ignore[union-attr]
             return bool(driver.is_in_transaction())  # type: ignore[union-attr]
 
-    assert await in_transaction_after_a_select("reads") is False
+    assert await in_transaction_after_a_select("autocommit_sessions") is False
     if rt.engine.dialect.name == "postgresql":
         # the connection goes back to the pool transactional again: a session's reads are in one
         assert await in_transaction_after_a_select("sessions") is True
@@ -58,7 +59,7 @@ async def test_a_recoverable_write_is_committed_and_seen_by_everyone(rt: Runtime
         new=NewFile(data=b"Notes.", filename="notes.txt"),
     )
     await save_status(rt, record, durable=False, status=FileStatus.PROCESSING, attempts=1)
-    async with rt.reads() as session:
+    async with rt.autocommit_sessions() as session:
         stored = await session.get(FileRecord, record.id)
     assert stored is not None
     assert (stored.status, stored.attempts) == (FileStatus.PROCESSING, 1)
