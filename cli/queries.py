@@ -97,7 +97,7 @@ async def show_files(
         "Files",
         ["filename", "source", "status", "id / knowledge_id"],
         [
-            [r.original_filename, r.source, stacked(r.status, r.reason),
+            [r.original_filename, r.source, stacked(r.status, r.reason_message or r.reason),
              stacked(r.id, r.knowledge_id)]
             for r in records
         ],

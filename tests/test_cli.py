@@ -195,6 +195,25 @@ def test_tables_show_every_id_whole_at_80_columns(
         assert set(ids) <= cells, output
 
 
+def test_files_table_says_why_a_file_failed(cli_env: dict[str, str], tmp_path: Path) -> None:
+    """A failed file's row gives the sentence the sender was told, not only the reason code."""
+    broken = tmp_path / "cut-off.pdf"
+    broken.write_bytes(make_pdf(["Harbour log", "The Wrenfield pilot boarded."])[:400])
+    ingested = subprocess.run(
+        [CONTENTMIND, "ingest", str(broken), "--user", ALICE],
+        env=cli_env, cwd=tmp_path, capture_output=True, text=True, timeout=90,
+    )  # fmt: skip
+    assert ingested.returncode == 1, ingested.stderr[-4000:]
+    listed = subprocess.run(
+        [CONTENTMIND, "files", "--user", ALICE], env={**cli_env, "COLUMNS": "200"},
+        cwd=tmp_path, capture_output=True, text=True, timeout=90,
+    )  # fmt: skip
+    assert listed.returncode == 0, listed.stderr[-4000:]
+    [row] = [line for line in listed.stdout.splitlines() if "cut-off.pdf" in line]
+    assert "failed" in row
+    assert "The PDF is damaged or incomplete" in listed.stdout
+
+
 async def _item(rt: Runtime, sender: str, filename: str, text: str) -> KnowledgeItem:
     """A knowledge item of the sender's tenant, stored as the worker stores one."""
     async with rt.sessions() as session:
