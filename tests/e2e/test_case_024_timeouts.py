@@ -18,14 +18,14 @@ from arq.jobs import Job, JobStatus
 from sqlmodel import col, select
 
 from models import AnalyticsEvent, FileRecord, FileSource, FileStatus, KnowledgeItem
-from services.identity import resolve_email_sender
-from services.intake import NewFile, add_file, enqueue_file
+from services.intake import NewFile, enqueue_file
 from services.queue import process_file_job_id
 from services.runtime import Runtime
 from services.settings import Settings
 from tests.e2e.conftest import SENDER, Pipeline
 from tests.e2e.llm_server import TOKENS, HeldLLM, held_llm_server
 from tests.factories.files import make_docx
+from tests.factories.records import recorded_file
 from workers.outcomes import save_status
 from workers.pool import AnalysisPool
 from workers.worker import BACKSTOP_S, worker_running
@@ -133,19 +133,16 @@ async def test_hang_stops_at_the_bound_retries_once_then_fails_as_timeout(
 
 async def _crashed_record(rt: Runtime, tries: int) -> FileRecord:
     """A file as a worker SIGKILLed on its last allowed try leaves it: processing, tries used."""
-    async with rt.sessions() as session:
-        tenant, user = await resolve_email_sender(session, rt.settings, SENDER)
-    record, _ = await add_file(
+    record, _ = await recorded_file(
         rt,
-        tenant=tenant,
-        user=user,
-        source=FileSource.EMAIL,
-        new=NewFile(
+        SENDER,
+        NewFile(
             data=make_docx(["Quay lights", "The Embermoor lights were replaced."]),
             filename="crashy.docx",
             declared_type=DOCX,
             external_id="case-024-crash:0",
         ),
+        source=FileSource.EMAIL,
     )
     return await save_status(rt, record, status=FileStatus.PROCESSING, attempts=tries)
 

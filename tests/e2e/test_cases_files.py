@@ -11,9 +11,8 @@ from email.utils import make_msgid
 
 import pytest
 
-from models import AnalyticsEvent, FileRecord, FileSource
-from services.identity import resolve_email_sender
-from services.intake import NewFile, add_file, enqueue_file
+from models import AnalyticsEvent, FileRecord
+from services.intake import NewFile, enqueue_file
 from services.knowledge import search
 from services.settings import Settings
 from tests.e2e.conftest import SENDER, Pipeline, pipeline_with
@@ -28,6 +27,7 @@ from tests.factories.files import (
     make_truncated_pdf,
     make_zip_bomb_docx,
 )
+from tests.factories.records import recorded_file
 from workers.pool import AnalysisPool
 
 PDF = "application/pdf"
@@ -293,14 +293,8 @@ async def test_022_duplicate_enqueue_of_one_file_runs_once_and_is_logged(
 async def test_022_two_live_enqueues_of_one_file_run_it_once(pipeline: Pipeline) -> None:
     """Two enqueues of one new file at the same moment: one is queued, one JOB_DEDUPED, one run."""
     rt = pipeline.rt
-    async with rt.sessions() as session:
-        tenant, user = await resolve_email_sender(session, rt.settings, SENDER)
-    record, created = await add_file(
-        rt,
-        tenant=tenant,
-        user=user,
-        source=FileSource.CLI,
-        new=NewFile(data=make_pdf(["Expense policy"]), filename="expenses.pdf"),
+    record, created = await recorded_file(
+        rt, SENDER, NewFile(data=make_pdf(["Expense policy"]), filename="expenses.pdf")
     )
     assert created
     outcomes = await asyncio.gather(enqueue_file(rt, record), enqueue_file(rt, record))

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import time
 
-from models import FileSource
-from services.identity import resolve_email_sender
-from services.intake import NewFile, add_file, enqueue_file, receive_email
+from services.intake import NewFile, enqueue_file, receive_email
 from services.queue import (
     FILE_JOB_HEAD_START_S,
     enqueue_once,
@@ -16,6 +14,7 @@ from services.queue import (
 from services.runtime import Runtime
 from tests.factories.emails import build_email
 from tests.factories.files import make_pdf
+from tests.factories.records import recorded_file
 
 SENDER = "ana@acme.example"
 
@@ -30,14 +29,8 @@ async def test_file_job_is_due_before_the_emails_queued_just_before_it(rt: Runti
         [("notes.txt", "text/plain", b"Notes.")],
     )
     receipt = await receive_email(rt, raw, envelope_from=SENDER, channel="smtp")
-    async with rt.sessions() as session:
-        tenant, user = await resolve_email_sender(session, rt.settings, SENDER)
-    record, created = await add_file(
-        rt,
-        tenant=tenant,
-        user=user,
-        source=FileSource.CLI,
-        new=NewFile(data=make_pdf(["Travel policy"]), filename="policy.pdf"),
+    record, created = await recorded_file(
+        rt, SENDER, NewFile(data=make_pdf(["Travel policy"]), filename="policy.pdf")
     )
     assert created and await enqueue_file(rt, record)
 

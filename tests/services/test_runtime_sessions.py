@@ -7,10 +7,10 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlmodel import select
 
-from models import FileRecord, FileSource, FileStatus, Tenant
-from services.identity import resolve_email_sender
-from services.intake import NewFile, add_file
+from models import FileRecord, FileStatus, Tenant
+from services.intake import NewFile
 from services.runtime import Runtime
+from tests.factories.records import recorded_file
 from workers.outcomes import save_status
 
 
@@ -49,14 +49,8 @@ async def test_an_autocommit_session_runs_outside_a_transaction_on_postgresql(rt
 
 
 async def test_a_recoverable_write_is_committed_and_seen_by_everyone(rt: Runtime) -> None:
-    async with rt.sessions() as session:
-        tenant, user = await resolve_email_sender(session, rt.settings, "ana@acme.example")
-    record, _ = await add_file(
-        rt,
-        tenant=tenant,
-        user=user,
-        source=FileSource.CLI,
-        new=NewFile(data=b"Notes.", filename="notes.txt"),
+    record, _ = await recorded_file(
+        rt, "ana@acme.example", NewFile(data=b"Notes.", filename="notes.txt")
     )
     await save_status(rt, record, durable=False, status=FileStatus.PROCESSING, attempts=1)
     async with rt.autocommit_sessions() as session:

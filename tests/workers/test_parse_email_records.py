@@ -14,11 +14,12 @@ from sqlmodel import col, select
 from models import AnalyticsEvent, FileRecord, FileSource, InboundMessage, MessageStatus
 from services.analytics import EventType
 from services.identity import resolve_email_sender
-from services.intake import NewFile, add_file, add_files, receive_email
+from services.intake import NewFile, add_files, receive_email
 from services.queue import process_file_job_id
 from services.runtime import Runtime
 from tests.factories.emails import build_email
 from tests.factories.files import make_pdf
+from tests.factories.records import recorded_file
 from workers.parse_email import parse_email
 
 SENDER = "ana@acme.example"
@@ -69,20 +70,17 @@ async def received_events(rt: Runtime) -> list[dict[str, Any]]:
 
 async def test_a_rerun_records_only_the_files_an_earlier_run_missed(rt: Runtime) -> None:
     message = await received(rt)
-    async with rt.sessions() as session:
-        tenant, user = await resolve_email_sender(session, rt.settings, SENDER)
     # an earlier run recorded the first part, then stopped before the message's status changed
-    first, created = await add_file(
+    first, created = await recorded_file(
         rt,
-        tenant=tenant,
-        user=user,
-        source=FileSource.EMAIL,
-        new=NewFile(
+        SENDER,
+        NewFile(
             data=make_pdf(["Travel policy for 2025"]),
             filename="policy.pdf",
             external_id=f"{message.id}:0",
             inbound_message_id=message.id,
         ),
+        source=FileSource.EMAIL,
     )
     assert created
 
