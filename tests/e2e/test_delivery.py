@@ -106,7 +106,10 @@ async def test_same_message_delivered_twice_is_stored_and_answered_once(
 
     [message] = await pipeline.messages()
     assert message.correlation_id.encode() in first.data[1]
-    assert message.correlation_id.encode() in second.data[1] and message.correlation_id.encode() in late.data[1]
+    assert (
+        message.correlation_id.encode() in second.data[1]
+        and message.correlation_id.encode() in late.data[1]
+    )
     assert [f.id for f in await pipeline.files()] == [file.id]
     assert file.status == "completed" and len(await pipeline.items()) == 1
     events = await pipeline.events()

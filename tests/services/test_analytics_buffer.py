@@ -18,7 +18,9 @@ async def _count(engine: object) -> int:
         return (await connection.execute(text("SELECT count(*) FROM analytics_event"))).scalar_one()
 
 
-async def test_close_while_a_flush_waits_for_a_locked_database_keeps_every_event(tmp_path: Path) -> None:
+async def test_close_while_a_flush_waits_for_a_locked_database_keeps_every_event(
+    tmp_path: Path,
+) -> None:
     """A stop during a write blocked by another process's lock still writes every event."""
     path = tmp_path / "events.db"
     url = f"sqlite+aiosqlite:///{path}"

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from models import KnowledgeItem, Tenant, User
 from services.knowledge import add_item, query_terms, search
 from services.runtime import Runtime
-from models import KnowledgeItem, Tenant, User
 
 
 async def _item(rt: Runtime, tenant: str, text: str, name: str) -> KnowledgeItem:
