@@ -79,7 +79,8 @@ def _keyed(candidate: str, stem: Stem) -> _Keyed | None:
 
 
 def _balanced(keyword: str) -> str:
-    """Drop brackets left open or closed by the phrase cut: "budget 2026 (eur" → "budget 2026 eur"."""
+    """Drop brackets left open or closed by the phrase cut:
+    "budget 2026 (eur" → "budget 2026 eur"."""
     for opening, closing in ("()", "[]", "{}"):
         if keyword.count(opening) != keyword.count(closing):
             keyword = keyword.replace(opening, " ").replace(closing, " ")

@@ -127,7 +127,8 @@ def alembic_config(url: str) -> Config:
 
 
 def migrate(url: str) -> None:
-    """Bring the schema to the newest version (blocking; call before the event loop or in a thread)."""
+    """Bring the schema to the newest version (blocking: call it before the event loop starts,
+    or in a thread)."""
     if url.startswith("sqlite"):
         path = Path(url.split("///", 1)[1])
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,5 @@
-"""Domain errors. Each carries a stable reason code and a message fit for the person who sent the file."""
+"""Domain errors. Each carries a stable reason code and a message fit for the person who sent
+the file."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""One settings object, read once per entry point (CLI command, worker, SMTP server) and passed down."""
+"""One settings object, read once per entry point (CLI command, worker, SMTP server) and
+passed down."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Content-addressed local file storage: a blob's key is its sha256; writes are atomic and durable."""
+"""Content-addressed local file storage: a blob's key is its sha256; writes are atomic and
+durable."""
 
 from __future__ import annotations
 

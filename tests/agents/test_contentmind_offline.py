@@ -235,7 +235,10 @@ def test_offline_analysis_needs_no_nltk_data_and_no_network(
 
 def test_keywords_never_carry_an_unbalanced_bracket() -> None:
     """A column header cut by the phrase window loses its stray bracket, not its words."""
-    text = "Department,Budget 2026 (EUR),Draft 2027 (EUR)\nOperations,1850000,1920000\nFleet,640000,610000\n"
+    text = (
+        "Department,Budget 2026 (EUR),Draft 2027 (EUR)\n"
+        "Operations,1850000,1920000\nFleet,640000,610000\n"
+    )
     analysis = ContentMindAgent().analyze(text, filename="budget.csv")
     assert analysis.keywords
     for keyword in analysis.keywords:

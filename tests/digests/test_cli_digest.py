@@ -78,8 +78,8 @@ async def test_send_in_words_and_prefs_change_the_schedule(
     rt: Runtime, factory: Factory, tmp_path: Path
 ) -> None:
     """`digest --send` without --json says where the digest went and exits 0 (it crashed
-    formatting a retry delay it did not have); `prefs` shows and changes time, zone, weekdays and on/off; an
-    on-demand digest for a user with daily digests off says so in its footer."""
+    formatting a retry delay it did not have); `prefs` shows and changes time, zone, weekdays
+    and on/off; an on-demand digest for a user with daily digests off says so in its footer."""
     env = cli_environment(rt)
     erin = await factory.user("erin@acme.example")
     await factory.item(erin, "Dock schedule", at=utcnow() - timedelta(hours=1), keywords=["dock"])

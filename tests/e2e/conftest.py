@@ -78,9 +78,8 @@ class Pipeline:
             ):
                 return files
             await asyncio.sleep(0.1)
-        raise AssertionError(
-            f"not done in {timeout}s: {[(f.original_filename, f.status) for f in await self.files()]}"
-        )
+        states = [(f.original_filename, f.status) for f in await self.files()]
+        raise AssertionError(f"not done in {timeout}s: {states}")
 
     def outbox(self) -> list[Message]:
         """Replies written to the local outbox, oldest first."""

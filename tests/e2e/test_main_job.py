@@ -33,7 +33,8 @@ def main_email(to: str) -> EmailMessage:
     message["Message-ID"] = "<main-job-1@acme.example>"
     message.set_content("Three documents attached.")
     message.add_attachment(
-        make_pdf(["Warehouse safety audit", "The Quillfeather inspection found two blocked exits."]),
+        make_pdf(["Warehouse safety audit",
+                  "The Quillfeather inspection found two blocked exits."]),
         maintype="application", subtype="pdf", filename="audit.pdf",
     )  # fmt: skip
     message.add_attachment(
