@@ -136,8 +136,9 @@ def test_operator_templates_override_the_shipped_ones(tmp_path: Path) -> None:
 
 
 def test_footer_lines_stay_apart_and_the_lead_counts_the_rest_in_words() -> None:
-    """The footer's reason and its unsubscribe line are separate lines (text) and words (HTML);
-    the lead names two titles and "N more" (never "2 mores")."""
+    """The footer's reason and its unsubscribe line are separate lines (text) and words (HTML),
+    and an on-demand digest with daily digests off offers to turn them on, not off; the lead
+    names two titles and "N more" (never "2 mores")."""
     items = [
         DigestItem(id=f"i{n}", title=f"Report {name}", summary="A summary.", key_points=[],
                    keywords=[word], source="email", filename=f"{n}.pdf", created_at=T0)
@@ -150,9 +151,13 @@ def test_footer_lines_stay_apart_and_the_lead_counts_the_rest_in_words() -> None
     assert "on for dana@acme.example.\n<a " in rendered.html
     assert " and 2 more." in view.content.lead and "mores" not in view.content.lead
     asked = render_email(create_environment(), replace(view, on_demand=True, daily_on=False))
-    assert "You asked for this digest (dana@acme.example); daily digests are off.\nTurn" in (
-        asked.text
+    assert (
+        "You asked for this digest (dana@acme.example); daily digests are off.\nTurn them on: "
+        in (asked.text)
     )
+    # nothing to unsubscribe from: the footer says how to turn them on instead
+    assert view.unsubscribe_url not in asked.text and view.unsubscribe_url not in asked.html
+    assert "Unsubscribe" not in asked.html and "<code>/digest on</code>" in asked.html
 
 
 def test_slack_notification_text_counts_once() -> None:
