@@ -147,7 +147,9 @@ def migrate(verbose: VerboseOpt = False) -> None:
 
 @app.command()
 def ingest(
-    files: Annotated[list[Path], typer.Argument(help="Files to add.", show_default=False)],
+    files: Annotated[
+        list[Path], typer.Argument(help="Files to add.", metavar="FILE", show_default=False)
+    ],
     user: Annotated[str, typer.Option("--user", help="Email address of the owner.")],
     process: Annotated[
         bool, typer.Option(help="Process now in this process (--no-process: only enqueue).")
@@ -184,7 +186,7 @@ def list_files(
 
 @app.command()
 def search(
-    query: Annotated[str, typer.Argument(help="Words to find.")],
+    query: Annotated[str, typer.Argument(help="Words to find.", metavar="QUERY")],
     user: UserOpt = None,
     tenant: Annotated[str | None, typer.Option(help="Tenant id (admin).")] = None,
     limit: int = 10,
@@ -213,11 +215,18 @@ def stats(
 
 @app.command()
 def item(
-    item_id: Annotated[str, typer.Argument(help="A knowledge_id from `files` or `search`.")],
+    item_id: Annotated[
+        str,
+        typer.Argument(
+            help="A knowledge_id from `files` or `search`, or the id of the file it came from.",
+            metavar="ID",
+        ),
+    ],
     as_json: JsonOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
-    """One knowledge item: title, summary, key points, keywords."""
+    """One knowledge item: title, summary, key points, keywords (given a file's id: the item
+    made from that file)."""
     settings = _settings(one_shot=True, verbose=verbose)
     asyncio.run(queries.show_item(settings, item_id, as_json=as_json))
 

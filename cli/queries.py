@@ -175,6 +175,17 @@ async def correlation_family(session: AsyncSession, correlation_id: str) -> list
     return [correlation_id, *files.all()]
 
 
+def _no_item_yet(record: FileRecord) -> typer.Exit:
+    """The file exists but became no knowledge item: say what it is instead."""
+    why = f": {record.reason_message or record.reason}" if record.reason else ""
+    typer.echo(
+        f"{record.original_filename} ({record.id}) is a file with no knowledge item: it is "
+        f"{record.status}{why}",
+        err=True,
+    )
+    return typer.Exit(2)
+
+
 async def show_events(
     settings: Settings, *, correlation_id: str | None, limit: int, as_json: bool
 ) -> None:
@@ -189,6 +200,8 @@ async def show_events(
         else:
             statement = statement.order_by(*(c.desc() for c in when)).limit(limit)
         events = list((await session.exec(statement)).all())
+    if correlation_id and not events:
+        raise not_found(settings, f"No events with the correlation id {correlation_id}")
     events.sort(key=lambda event: (event.created_at, event.id or 0))
     if as_json:
         print_json([event_json(e) for e in events])
@@ -206,6 +219,12 @@ async def show_events(
 async def show_item(settings: Settings, item_id: str, *, as_json: bool) -> None:
     async with database(settings) as session:
         item = await session.get(KnowledgeItem, item_id)
+        if item is None:  # the id of a file, as `files` lists it first: show what it became
+            record = await session.get(FileRecord, item_id)
+            if record is not None and record.knowledge_id is None:
+                raise _no_item_yet(record)
+            if record is not None:
+                item = await session.get(KnowledgeItem, record.knowledge_id)
     if item is None:
         raise not_found(settings, f"No knowledge item {item_id}")
     if as_json:

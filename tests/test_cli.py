@@ -214,6 +214,41 @@ def test_files_table_says_why_a_file_failed(cli_env: dict[str, str], tmp_path: P
     assert "The PDF is damaged or incomplete" in listed.stdout
 
 
+def test_item_takes_a_file_id_and_unknown_ids_exit_2(
+    cli: Cli, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    """`item` given the id `files` lists first shows the item made from that file, or says why
+    there is none; `events` for an id with no events says so and exits 2 (not an empty table)."""
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [CONTENTMIND, *args], env=cli_env, cwd=tmp_path, capture_output=True, text=True,
+            timeout=90,
+        )  # fmt: skip
+
+    pdf = _pdf(tmp_path, "pilot.pdf", ["Harbour pilot log", "The Wrenfield pilot boarded."])
+    [good] = cli("ingest", str(pdf), "--user", ALICE)
+    assert cli("item", good["id"]) == cli("item", good["knowledge_id"])
+    assert cli("item", good["id"])["title"] == "Harbour pilot log"
+
+    broken = tmp_path / "cut-off.pdf"
+    broken.write_bytes(make_pdf(["Quay log", "The Embermoor quay was closed."])[:400])
+    ingested = run("ingest", str(broken), "--user", ALICE, "--json")
+    assert ingested.returncode == 1, ingested.stderr[-4000:]
+    [failed] = json.loads(ingested.stdout)
+    shown = run("item", failed["id"])
+    assert shown.returncode == 2
+    assert shown.stderr.startswith(
+        f"cut-off.pdf ({failed['id']}) is a file with no knowledge item: it is failed: "
+        "The PDF is damaged or incomplete"
+    ), shown.stderr
+
+    unknown = run("events", "--correlation-id", "no-such-id")
+    assert unknown.returncode == 2
+    assert "No events with the correlation id no-such-id in " in unknown.stderr
+    assert unknown.stdout == ""
+
+
 async def _item(rt: Runtime, sender: str, filename: str, text: str) -> KnowledgeItem:
     """A knowledge item of the sender's tenant, stored as the worker stores one."""
     async with rt.sessions() as session:
