@@ -144,6 +144,16 @@ def build_reply(
 async def _send(
     rt: Runtime, message: InboundMessage, outcomes: list[FileOutcome], problem: str | None
 ) -> None:
+    # the last file's job sends it: its lines belong to the email, then the file's come back
+    with structlog.contextvars.bound_contextvars(
+        correlation_id=message.correlation_id, inbound_message_id=message.id
+    ):
+        await _send_reply(rt, message, outcomes, problem)
+
+
+async def _send_reply(
+    rt: Runtime, message: InboundMessage, outcomes: list[FileOutcome], problem: str | None
+) -> None:
     reply = build_reply(rt, message, outcomes, problem)
     try:
         where = await send_email(rt.settings, reply)
