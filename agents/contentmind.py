@@ -9,7 +9,7 @@ and keyword extraction see smaller prefixes of those.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 import structlog
@@ -128,8 +128,9 @@ def _analyze_offline(
         content = _describe_table(table, body)
         title = title or _name(filename) or trim("Table: " + ", ".join(table.columns), TITLE_CHARS)
     else:
-        content = _describe_prose(body)
-    name = title or derive_title(body) or _name(filename) or _UNTITLED
+        title = title or derive_title(body)
+        content = _describe_prose(body, title)
+    name = title or _name(filename) or _UNTITLED
     return Analysis(
         name,
         content.summary,
@@ -167,11 +168,15 @@ def _describe_table(table: Table, body: str) -> _Content:
     return _Content(summary, points, keywords)
 
 
-def _describe_prose(body: str) -> _Content:
+def _describe_prose(body: str, title: str | None) -> _Content:
     language = guess_language(body)
     sentences = _distinct(split_sentences(body[:SUMMARY_PREFIX_CHARS]), MAX_SENTENCES)
     sentences = sentences or [trim(body[:SUMMARY_PREFIX_CHARS], SUMMARY_SENTENCE_CHARS)]
-    summary_ids, point_ids = _select(sentences, rank_sentences(sentences, language))
+    # the title is shown above the summary: a sentence that only repeats it is left out
+    as_title = {i for i, sentence in enumerate(sentences) if _same_words(sentence, title)}
+    summary_ids, point_ids = _select(
+        sentences, rank_sentences(sentences, language), titles=as_title
+    )
     if "\n" not in body and len(body) <= SHORT_TEXT_CHARS:
         summary = squash(body)
     else:
@@ -191,11 +196,23 @@ def _distinct(sentences: Iterable[str], limit: int) -> list[str]:
     return list(unique.values())
 
 
-def _select(sentences: Sequence[str], order: Sequence[int]) -> tuple[list[int], list[int]]:
-    """Pick summary and key-point sentences (indices, in document order) from a ranking."""
+def _same_words(sentence: str, title: str | None) -> bool:
+    def plain(text: str) -> str:
+        return squash(text).rstrip(".:;!? ").casefold()
+
+    return title is not None and plain(sentence) == plain(title)
+
+
+def _select(
+    sentences: Sequence[str], order: Sequence[int], *, titles: Collection[int] = ()
+) -> tuple[list[int], list[int]]:
+    """Pick summary and key-point sentences (indices, in document order) from a ranking;
+    headings and `titles` (sentences that repeat the title) only when nothing else is left."""
     bags = [frozenset(words(sentence)) for sentence in sentences]
-    statements = [i for i in order if not is_heading(sentences[i])] or list(order)
-    summary = _distinct_top(statements, bags, _summary_size(len(statements)), taken=[])
+    prose = [i for i in order if not is_heading(sentences[i])]
+    statements = [i for i in prose if i not in titles] or prose or list(order)
+    # as long as it would be with the title sentence in it: what the title says is shown anyway
+    summary = _distinct_top(statements, bags, _summary_size(len(prose)), taken=[])
     rest = [i for i in order if i not in summary]
     wanted = min(MAX_POINTS, max(MIN_POINTS, len(statements) // 4))
     points = _distinct_top([i for i in statements if i in rest], bags, wanted, taken=summary)

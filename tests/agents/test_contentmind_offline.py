@@ -280,3 +280,22 @@ def test_single_sheet_workbook_is_described_as_its_table() -> None:
     )
 
     assert result.analysis.summary == "A table of 2 rows and 2 columns: Carrier, Cost."
+
+
+def test_the_summary_does_not_repeat_a_title_taken_from_the_first_line() -> None:
+    """A first line written as a sentence becomes the title; the summary, shown under it, is
+    made of the other sentences and is as long as it would be with that line in it."""
+    text = (
+        "Zephyrquokka expansion plan for the northern depots.\n"
+        "The zephyrquokka programme will open three new depots in 2027 and hire forty drivers.\n"
+        "Costs are expected to rise by eight percent while revenue forecasts grow by fifteen "
+        "percent.\n"
+        "The board reviews the zephyrquokka budget in March.\n"
+    )
+    analysis = ContentMindAgent().analyze(text, filename="plan.pdf")
+
+    assert analysis.title == "Zephyrquokka expansion plan for the northern depots."
+    assert "expansion plan" not in analysis.summary
+    assert len(_sentences(analysis.summary)) == 2  # as for four sentences
+    assert analysis.summary.startswith("The zephyrquokka programme will open three new depots")
+    assert len(analysis.key_points) == 3
