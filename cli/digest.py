@@ -101,22 +101,11 @@ async def run_prefs(
     try:
         async with rt.sessions() as session:
             user = await find_user(session, settings, email_address)
-            if timezone is not None:
-                user = await preferences.set_timezone(session, user_id=user.id, timezone=timezone)
-            if at is not None:
-                user = await preferences.set_digest_time(session, user_id=user.id, time_text=at)
-            if weekdays_only is not None:
-                user = await preferences.set_weekdays_only(
-                    session, user_id=user.id, weekdays_only=weekdays_only
-                )
-            if channel is not None:
-                user = await preferences.set_digest_channel(
-                    session, user_id=user.id, channel=channel
-                )
-            if enabled is not None:
-                user = await preferences.set_digest_enabled(
-                    session, user_id=user.id, enabled=enabled
-                )
+            changes = preferences.Changes(
+                enabled=enabled, time_text=at, timezone=timezone,
+                weekdays_only=weekdays_only, channel=channel,
+            )  # fmt: skip
+            user = await preferences.change(session, user_id=user.id, changes=changes)
             return preferences.describe(user)
     finally:
         await rt.close()

@@ -3,12 +3,13 @@
 One place for every door that changes them: the unsubscribe link (api/), the Slack `/digest`
 command (`/digest off`, `/digest on`, `/digest time 07:30`), the CLI. Each function takes the
 session and the user id, commits, and returns the updated user; bad input raises
-PreferenceError with a message fit for the user.
+PreferenceError with a message fit for the user, and then nothing is changed.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -62,40 +63,49 @@ async def _save(session: AsyncSession, user: User, *, schedule_changed: bool = F
     return user
 
 
-async def set_digest_enabled(session: AsyncSession, *, user_id: str, enabled: bool) -> User:
+@dataclass(frozen=True)
+class Changes:
+    """What to change; None leaves a setting as it is."""
+
+    enabled: bool | None = None
+    time_text: str | None = None  # "07:30"; setting a time turns digests on
+    timezone: str | None = None
+    weekdays_only: bool | None = None
+    channel: str | None = None
+
+
+async def change(session: AsyncSession, *, user_id: str, changes: Changes) -> User:
+    """Apply every change given, or none: all are checked before anything is saved."""
+    at = parse_time(changes.time_text) if changes.time_text is not None else None
+    zone = _zone(changes.timezone) if changes.timezone is not None else None
     user = await _user(session, user_id)
-    changed = user.digest_enabled != enabled
-    user.digest_enabled = enabled
-    return await _save(session, user, schedule_changed=changed)
+    if changes.channel is not None:
+        _check_channel(user, changes.channel)
+        user.digest_channel = changes.channel
+    schedule_changed = False
+    if zone is not None:
+        user.timezone, schedule_changed = zone, True
+    if at is not None:
+        user.digest_hour, user.digest_minute = at
+        user.digest_enabled, schedule_changed = True, True
+    if changes.weekdays_only is not None:
+        user.digest_weekdays_only, schedule_changed = changes.weekdays_only, True
+    if changes.enabled is not None:
+        schedule_changed |= user.digest_enabled != changes.enabled
+        user.digest_enabled = changes.enabled
+    return await _save(session, user, schedule_changed=schedule_changed)
 
 
-async def set_digest_time(session: AsyncSession, *, user_id: str, time_text: str) -> User:
-    """Set the local time of the daily digest (and turn digests on)."""
-    hour, minute = parse_time(time_text)
-    user = await _user(session, user_id)
-    user.digest_hour, user.digest_minute, user.digest_enabled = hour, minute, True
-    return await _save(session, user, schedule_changed=True)
-
-
-async def set_timezone(session: AsyncSession, *, user_id: str, timezone: str) -> User:
+def _zone(timezone: str) -> str:
     name = timezone.strip()
     if not is_known_zone(name):
         raise PreferenceError(f"“{name}” is not a time zone; use a name like Europe/Berlin.")
-    user = await _user(session, user_id)
-    user.timezone = name
-    return await _save(session, user, schedule_changed=True)
+    return name
 
 
-async def set_weekdays_only(session: AsyncSession, *, user_id: str, weekdays_only: bool) -> User:
-    user = await _user(session, user_id)
-    user.digest_weekdays_only = weekdays_only
-    return await _save(session, user, schedule_changed=True)
-
-
-async def set_digest_channel(session: AsyncSession, *, user_id: str, channel: str) -> User:
+def _check_channel(user: User, channel: str) -> None:
     if channel not in CHANNELS:
         raise PreferenceError(f"Digests go by {' or '.join(CHANNELS)}, not “{channel}”.")
-    user = await _user(session, user_id)
     if channel == "slack" and not user.slack_user_id:
         raise PreferenceError(
             "Digests by Slack need your Slack account: share a file with ContentMind or use "
@@ -103,8 +113,27 @@ async def set_digest_channel(session: AsyncSession, *, user_id: str, channel: st
         )
     if channel == "email" and not user.email:
         raise PreferenceError("Digests by email need an email address, and Slack gave none.")
-    user.digest_channel = channel
-    return await _save(session, user)
+
+
+async def set_digest_enabled(session: AsyncSession, *, user_id: str, enabled: bool) -> User:
+    return await change(session, user_id=user_id, changes=Changes(enabled=enabled))
+
+
+async def set_digest_time(session: AsyncSession, *, user_id: str, time_text: str) -> User:
+    """Set the local time of the daily digest (and turn digests on)."""
+    return await change(session, user_id=user_id, changes=Changes(time_text=time_text))
+
+
+async def set_timezone(session: AsyncSession, *, user_id: str, timezone: str) -> User:
+    return await change(session, user_id=user_id, changes=Changes(timezone=timezone))
+
+
+async def set_weekdays_only(session: AsyncSession, *, user_id: str, weekdays_only: bool) -> User:
+    return await change(session, user_id=user_id, changes=Changes(weekdays_only=weekdays_only))
+
+
+async def set_digest_channel(session: AsyncSession, *, user_id: str, channel: str) -> User:
+    return await change(session, user_id=user_id, changes=Changes(channel=channel))
 
 
 def describe(user: User) -> str:

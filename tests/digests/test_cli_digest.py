@@ -79,7 +79,8 @@ async def test_send_in_words_and_prefs_change_the_schedule(
 ) -> None:
     """`digest --send` without --json says where the digest went and exits 0 (it crashed
     formatting a retry delay it did not have); `prefs` shows and changes time, zone, weekdays
-    and on/off; an on-demand digest for a user with daily digests off says so in its footer."""
+    and on/off, all of them or (one refused) none; an on-demand digest for a user with daily
+    digests off says so in its footer."""
     env = cli_environment(rt)
     erin = await factory.user("erin@acme.example")
     await factory.item(erin, "Dock schedule", at=utcnow() - timedelta(hours=1), keywords=["dock"])
@@ -117,6 +118,19 @@ async def test_send_in_words_and_prefs_change_the_schedule(
         run, env, tmp_path, "prefs", "--user", "fay@acme.example", "--channel", "slack"
     )
     assert no_slack.returncode == 2 and "need your Slack account" in no_slack.stderr
+    refused = await asyncio.to_thread(
+        run, env, tmp_path, "prefs", "--user", "fay@acme.example", "--weekdays-only",
+        "--time", "06:15", "--channel", "slack",
+    )  # fmt: skip
+    assert refused.returncode == 2 and "need your Slack account" in refused.stderr
+    async with rt.sessions() as session:
+        from models import User
+
+        unchanged = await session.get(User, email_only.id)
+    assert unchanged is not None  # a change refused in part is refused whole
+    assert (unchanged.digest_weekdays_only, unchanged.digest_hour, unchanged.digest_minute) == (
+        False, 8, 0,
+    )  # fmt: skip
 
     sent = await asyncio.to_thread(run, env, tmp_path, "digest", "--user", "erin@acme.example",
                                    "--send")  # fmt: skip
