@@ -62,6 +62,7 @@ class DigestFailure:
     filename: str
     reason: str | None
     message: str | None
+    sha256: str | None = None  # the same file sent again fails again: it is listed once
 
 
 @dataclass(frozen=True)
@@ -156,12 +157,13 @@ class DigestAgent:
         groups, topics = self._group(shown, frequency)
         by_source = dict(Counter(item.source for item in items).most_common())
         failure_groups = group_failures(failures)
+        failure_count = sum(group.count for group in failure_groups)
         return DigestContent(
-            lead=lead_text(len(items), topics, by_source, shown, len(failures)),
+            lead=lead_text(len(items), topics, by_source, shown, failure_count),
             groups=groups,
             failures=failure_groups,
             item_count=len(items),
-            failure_count=len(failures),
+            failure_count=failure_count,
             more_count=len(items) - len(shown),
             topics=topics,
             by_source=by_source,
@@ -235,15 +237,22 @@ def _by_source(ranked: Sequence[RankedItem]) -> tuple[DigestGroup, ...]:
 
 
 def group_failures(failures: Sequence[DigestFailure]) -> tuple[FailureGroup, ...]:
-    """Failures with the same message together, the largest group first."""
-    buckets: dict[tuple[str | None, str], list[str]] = {}
+    """Failures with the same message together, the largest group first; a file (the same
+    content) that failed more than once is one file, "name (sent 3 times)"."""
+    buckets: dict[tuple[str | None, str], dict[str, list[str]]] = {}
     for failure in failures:
         message = one_line(failure.message or "") or "The file could not be read."
-        buckets.setdefault((failure.reason, message), []).append(failure.filename)
+        files = buckets.setdefault((failure.reason, message), {})
+        files.setdefault(failure.sha256 or failure.id, []).append(failure.filename)
     ordered = sorted(buckets.items(), key=lambda kv: (-len(kv[1]), kv[0][1]))
     return tuple(
-        FailureGroup(reason, message, tuple(names)) for (reason, message), names in ordered
+        FailureGroup(reason, message, tuple(_sent(names) for names in files.values()))
+        for (reason, message), files in ordered
     )
+
+
+def _sent(names: Sequence[str]) -> str:
+    return names[0] if len(names) == 1 else f"{names[0]} (sent {len(names)} times)"
 
 
 def lead_text(

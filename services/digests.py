@@ -338,7 +338,7 @@ _ITEM_COLUMNS = (
 )  # fmt: skip
 _FAILURE_COLUMNS = (
     col(FileRecord.id), col(FileRecord.original_filename), col(FileRecord.reason),
-    col(FileRecord.reason_message),
+    col(FileRecord.reason_message), col(FileRecord.sha256),
 )  # fmt: skip
 
 
@@ -351,7 +351,7 @@ def _item(row: Any) -> DigestItem:
 
 
 def _failure(row: Any) -> DigestFailure:
-    return DigestFailure(row.id, row.original_filename, row.reason, row.reason_message)
+    return DigestFailure(row.id, row.original_filename, row.reason, row.reason_message, row.sha256)
 
 
 async def choose_new_many(

@@ -91,9 +91,16 @@ class Factory:
         return item
 
     async def failed_file(
-        self, user: User, filename: str, *, at: datetime, reason: str, message: str
+        self,
+        user: User,
+        filename: str,
+        *,
+        at: datetime,
+        reason: str,
+        message: str,
+        sha256: str | None = None,
     ) -> FileRecord:
-        return await self._file(user, filename, at, FileStatus.FAILED, reason, message)
+        return await self._file(user, filename, at, FileStatus.FAILED, reason, message, sha256)
 
     async def _file(
         self,
@@ -103,10 +110,11 @@ class Factory:
         status: FileStatus,
         reason: str | None = None,
         message: str | None = None,
+        sha256: str | None = None,
     ) -> FileRecord:
         record = FileRecord(
             tenant_id=user.tenant_id, user_id=user.id, source="email", original_filename=filename,
-            sha256=new_id() * 2, status=status, reason=reason, reason_message=message,
+            sha256=sha256 or new_id() * 2, status=status, reason=reason, reason_message=message,
             correlation_id=new_id(), created_at=at, updated_at=at, completed_at=at,
         )  # fmt: skip
         async with self.rt.sessions() as session:

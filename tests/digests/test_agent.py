@@ -64,6 +64,24 @@ def test_lead_tells_count_topics_sources_and_failures() -> None:
     assert content.failure_count == 3 and not content.is_empty
 
 
+def test_a_file_that_failed_on_every_resend_is_one_failed_file() -> None:
+    """The same broken file sent three times (three records, one content) is listed once, with
+    how often it came, and counted once; another file of the same name is another file."""
+    broken = "The PDF is damaged or incomplete."
+    failures = [
+        DigestFailure("f1", "half.pdf", "corrupt_or_truncated_pdf", broken, "aa"),
+        DigestFailure("f2", "half.pdf", "corrupt_or_truncated_pdf", broken, "aa"),
+        DigestFailure("f3", "half.pdf", "corrupt_or_truncated_pdf", broken, "aa"),
+        DigestFailure("f4", "half.pdf", "corrupt_or_truncated_pdf", broken, "bb"),
+    ]
+    content = DigestAgent().build([], failures)
+    assert [(f.count, f.filenames) for f in content.failures] == [
+        (2, ("half.pdf (sent 3 times)", "half.pdf")),
+    ]
+    assert content.failure_count == 2
+    assert content.lead == "Nothing new was added; 2 files could not be read."
+
+
 def test_without_shared_topics_groups_by_source() -> None:
     """No keyword in two items: groups are by source, the lead names the first titles."""
     items = [item(1, "Alpha", ["a"]), item(2, "Beta", ["b"], source="slack"), item(3, "Gamma", [])]

@@ -92,6 +92,32 @@ async def test_digest_reaches_a_real_relay_as_multipart_with_unsubscribe(
     assert sent.correlation_id == generated.correlation_id == digest.correlation_id
 
 
+async def test_a_broken_file_sent_three_times_is_one_failed_file_in_the_digest(
+    runtime_with: RuntimeFactory, relay: Relay
+) -> None:
+    """Three failed records of one content: the digest lists the file once, says how often it
+    came, and counts one file not read (subject, lead, section)."""
+    rt = await relay_runtime(runtime_with, relay)
+    make = Factory(rt)
+    dana = await make.user("dana@acme.example")
+    for hours in (10, 9, 8):
+        await make.failed_file(
+            dana, "half.pdf", at=MORNING - timedelta(hours=hours),
+            reason="corrupt_or_truncated_pdf", message="The PDF is damaged or incomplete.",
+            sha256="ab" * 32,
+        )  # fmt: skip
+
+    [digest] = await schedule_due(rt, now=MORNING)
+    assert (await deliver(rt, build_kit(rt), digest.id, now=MORNING)).status == "sent"
+
+    [message] = relay.received
+    assert message["Subject"] == "Your ContentMind digest for Tue 5 Mar: 1 file not read"
+    text = body(message, "plain")
+    assert "Nothing new was added; 1 file could not be read." in text
+    assert "== 1 file could not be read ==" in text
+    assert text.count("half.pdf") == 1 and "  - half.pdf (sent 3 times)" in text
+
+
 async def test_relay_451_then_250_delivers_once(runtime_with: RuntimeFactory, relay: Relay) -> None:
     """A 451 defers the job with back-off (arq Retry); the next try delivers exactly once."""
     rt = await relay_runtime(runtime_with, relay)
