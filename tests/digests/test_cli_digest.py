@@ -138,5 +138,5 @@ async def test_send_in_words_and_prefs_change_the_schedule(
     [eml] = rt.settings.outbox_dir.glob("*.eml")
     assert sent.stdout.strip().endswith(f"Digest sent to the local outbox: {eml}")
     text = eml.read_text()
-    assert "You asked for this digest (erin@acme.example); daily digests are off." in text
+    assert "You asked for this digest (erin@acme.example); scheduled digests are off." in text
     assert "because digests are on" not in text

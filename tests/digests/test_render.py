@@ -152,12 +152,19 @@ def test_footer_lines_stay_apart_and_the_lead_counts_the_rest_in_words() -> None
     assert " and 2 more." in view.content.lead and "mores" not in view.content.lead
     asked = render_email(create_environment(), replace(view, on_demand=True, daily_on=False))
     assert (
-        "You asked for this digest (dana@acme.example); daily digests are off.\nTurn them on: "
+        "You asked for this digest (dana@acme.example); scheduled digests are off.\nTurn them on "
         in (asked.text)
     )
     # nothing to unsubscribe from: the footer says how to turn them on instead
     assert view.unsubscribe_url not in asked.text and view.unsubscribe_url not in asked.html
     assert "Unsubscribe" not in asked.html and "<code>/digest on</code>" in asked.html
+    assert "ask whoever runs ContentMind" in asked.text and "contentmind prefs" not in asked.text
+    footers = [
+        render_blocks(create_environment(), v)[-1]["elements"][0]["text"]
+        for v in (view, replace(view, on_demand=True, daily_on=False))
+    ]
+    assert footers[0].startswith("Turn digests off with `/digest off` or <http")
+    assert footers[1].startswith("Scheduled digests are off: turn them on with `/digest on`.")
 
 
 def test_slack_notification_text_counts_once() -> None:
