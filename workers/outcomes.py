@@ -100,6 +100,10 @@ def log_processed(
 ) -> None:
     """processing_time_ms: the whole analysis call, waiting for a free process included;
     analysis_ms: the time it ran in an analysis process."""
+    log.info(
+        "file_processed", knowledge_id=item.id, processing_time_ms=round(elapsed_ms, 1),
+        tokens_used=item.tokens_used,
+    )  # fmt: skip
     rt.analytics.log_event(
         EventType.FILE_PROCESSED,
         **_ids(record),

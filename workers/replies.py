@@ -145,10 +145,16 @@ async def _send(
     rt: Runtime, message: InboundMessage, outcomes: list[FileOutcome], problem: str | None
 ) -> None:
     # the last file's job sends it: its lines belong to the email, then the file's come back
-    with structlog.contextvars.bound_contextvars(
-        correlation_id=message.correlation_id, inbound_message_id=message.id
-    ):
-        await _send_reply(rt, message, outcomes, problem)
+    file_id = structlog.contextvars.get_contextvars().get("file_id")
+    structlog.contextvars.unbind_contextvars("file_id")
+    try:
+        with structlog.contextvars.bound_contextvars(
+            correlation_id=message.correlation_id, inbound_message_id=message.id
+        ):
+            await _send_reply(rt, message, outcomes, problem)
+    finally:
+        if file_id is not None:
+            structlog.contextvars.bind_contextvars(file_id=file_id)
 
 
 async def _send_reply(

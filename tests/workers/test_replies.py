@@ -41,7 +41,7 @@ async def test_the_reply_is_logged_under_the_emails_correlation_id(rt: Runtime) 
 
     [sent] = [entry for entry in logs if entry["event"] == "email_sent"]
     assert sent["correlation_id"] == message.correlation_id != last.correlation_id
-    assert sent["inbound_message_id"] == message.id
+    assert sent["inbound_message_id"] == message.id and "file_id" not in sent
     [after] = [entry for entry in logs if entry["event"] == "file_job_goes_on"]
     assert (after["correlation_id"], after["file_id"]) == (last.correlation_id, last.id)
     assert "inbound_message_id" not in after
