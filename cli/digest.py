@@ -65,7 +65,7 @@ def _print_outcome(outcome: Outcome, as_json: bool) -> None:
             {
                 "digest_id": outcome.digest_id, "status": outcome.status,
                 "reason": outcome.reason, "retry_in_s": outcome.retry_in_s,
-                "message": outcome.message,
+                "message": outcome.message, "delivery_ref": outcome.delivery_ref,
             }
         )  # fmt: skip
         return

@@ -163,7 +163,8 @@ class EmailDigestSender:
             mail_from=self.settings.mail_from,
             to=digest.email,
             domain=self.settings.ingest_domain,
-            unsubscribe_url=digest.unsubscribe_url,
+            # scheduled digests off (an on-demand one): nothing to unsubscribe from
+            unsubscribe_url=digest.unsubscribe_url if digest.view.daily_on else None,
             unsubscribe_mailto=digest.unsubscribe_mailto,
         )
         try:

@@ -41,7 +41,8 @@ class DigestView:
     unsubscribe_url: str
     reference: str
     on_demand: bool = False  # asked for now (CLI, /digest now), not the daily one
-    daily_on: bool = True  # the user's daily digests are on
+    daily_on: bool = True  # the user's scheduled digests are on
+    slack_linked: bool = False  # the user can use /digest in Slack
 
 
 @dataclass(frozen=True)
@@ -149,6 +150,7 @@ def context(view: DigestView, *, escape: Any = _plain) -> dict[str, Any]:
         "recipient": escape(view.recipient),
         "on_demand": view.on_demand,
         "daily_on": view.daily_on,
+        "slack_linked": view.slack_linked,
         "unsubscribe_url": view.unsubscribe_url,
         "reference": view.reference,
     }
@@ -169,10 +171,11 @@ def build_email_message(
     mail_from: str,
     to: str,
     domain: str,
-    unsubscribe_url: str,
+    unsubscribe_url: str | None,
     unsubscribe_mailto: str | None = None,
 ) -> EmailMessage:
-    """multipart/alternative with RFC 8058 one-click unsubscribe headers."""
+    """multipart/alternative with RFC 8058 one-click unsubscribe headers (none without a URL:
+    the recipient's scheduled digests are off already)."""
     message = EmailMessage()
     message["From"] = mail_from
     message["To"] = to
@@ -180,9 +183,10 @@ def build_email_message(
     message["Date"] = format_datetime(utcnow())
     message["Message-ID"] = make_msgid(domain=domain)
     message["Auto-Submitted"] = "auto-generated"
-    links = [f"<{unsubscribe_url}>"] + ([f"<{unsubscribe_mailto}>"] if unsubscribe_mailto else [])
-    message["List-Unsubscribe"] = ", ".join(links)
-    message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    if unsubscribe_url:
+        mailto = [f"<{unsubscribe_mailto}>"] if unsubscribe_mailto else []
+        message["List-Unsubscribe"] = ", ".join([f"<{unsubscribe_url}>", *mailto])
+        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     message.set_content(rendered.text)
     message.add_alternative(rendered.html, subtype="html")
     return message

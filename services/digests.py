@@ -617,6 +617,7 @@ def render_outgoing(
         reference=digest.correlation_id,
         on_demand=digest.type == DigestType.ON_DEMAND,
         daily_on=user.digest_enabled,
+        slack_linked=bool(user.slack_user_id),
     )
     return OutgoingDigest(
         digest_id=digest.id, correlation_id=digest.correlation_id, tenant_id=digest.tenant_id,

@@ -7,6 +7,8 @@ import json
 import subprocess
 import uuid
 from datetime import timedelta
+from email.parser import BytesParser
+from email.policy import default as default_policy
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +64,7 @@ async def test_digest_prints_then_sends_and_outbox_lists_it(
     assert entry["to"] == "dana@acme.example"
     assert entry["subject"].endswith(": 1 new item") and entry["date"]
     assert Path(entry["file"]).parent == rt.settings.outbox_dir
+    assert result["delivery_ref"] == entry["file"]  # where it went: the outbox file
 
     rows = {d.id: d for d in await digests(rt)}
     assert rows[result["digest_id"]].status == "sent"
@@ -137,6 +140,13 @@ async def test_send_in_words_and_prefs_change_the_schedule(
     assert sent.returncode == 0, sent.stderr[-2000:]
     [eml] = rt.settings.outbox_dir.glob("*.eml")
     assert sent.stdout.strip().endswith(f"Digest sent to the local outbox: {eml}")
-    text = eml.read_text()
-    assert "You asked for this digest (erin@acme.example); scheduled digests are off." in text
+    mail = BytesParser(policy=default_policy).parsebytes(eml.read_bytes())
+    plain = mail.get_body(preferencelist=("plain",))
+    assert plain is not None
+    text = plain.get_content()
+    assert (
+        "This digest was sent on request, outside the schedule; scheduled digests for"
+        " erin@acme.example are off.\nTurn them on with `/digest on` in Slack.\n" in text
+    )
     assert "because digests are on" not in text
+    assert mail["List-Unsubscribe"] is None  # scheduled digests off: no unsubscribe button

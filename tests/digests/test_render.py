@@ -152,13 +152,19 @@ def test_footer_lines_stay_apart_and_the_lead_counts_the_rest_in_words() -> None
     assert " and 2 more." in view.content.lead and "mores" not in view.content.lead
     asked = render_email(create_environment(), replace(view, on_demand=True, daily_on=False))
     assert (
-        "You asked for this digest (dana@acme.example); scheduled digests are off.\nTurn them on "
-        in (asked.text)
+        "This digest was sent on request, outside the schedule; scheduled digests for"
+        " dana@acme.example are off.\nTo turn them on, ask whoever runs ContentMind for your team."
+        in asked.text
     )
-    # nothing to unsubscribe from: the footer says how to turn them on instead
+    # nothing to unsubscribe from: the footer says how to turn them on instead, in Slack only
+    # for a user Slack knows
     assert view.unsubscribe_url not in asked.text and view.unsubscribe_url not in asked.html
-    assert "Unsubscribe" not in asked.html and "<code>/digest on</code>" in asked.html
-    assert "ask whoever runs ContentMind" in asked.text and "contentmind prefs" not in asked.text
+    assert "Unsubscribe" not in asked.html and "/digest on" not in asked.html + asked.text
+    linked = render_email(
+        create_environment(), replace(view, on_demand=True, daily_on=False, slack_linked=True)
+    )
+    assert "\nTurn them on with `/digest on` in Slack.\n" in linked.text
+    assert "<code>/digest on</code> in Slack" in linked.html
     footers = [
         render_blocks(create_environment(), v)[-1]["elements"][0]["text"]
         for v in (view, replace(view, on_demand=True, daily_on=False))
