@@ -137,9 +137,11 @@ async def set_digest_channel(session: AsyncSession, *, user_id: str, channel: st
 
 
 def describe(user: User) -> str:
-    """One sentence for the user, like: Digests are on: every day at 08:00 (UTC) by email."""
-    if not user.digest_enabled:
-        return "Digests are off."
+    """One sentence for the user, like: Digests are on: every day at 08:00 (UTC) by email.
+    When they are off, the schedule that turning them on brings back."""
     days = "every weekday" if user.digest_weekdays_only else "every day"
     at = f"{user.digest_hour:02d}:{user.digest_minute:02d}"
-    return f"Digests are on: {days} at {at} ({user.timezone}) by {user.digest_channel}."
+    schedule = f"{days} at {at} ({user.timezone}) by {user.digest_channel}"
+    if not user.digest_enabled:
+        return f"Digests are off (turned on, they come {schedule})."
+    return f"Digests are on: {schedule}."

@@ -111,7 +111,9 @@ async def test_digest_settings_change_through_the_preferences_service(bot: Bot) 
         "Digests are on: every day at 07:30 (Europe/Berlin) by slack."
     )
     await bot.command("/digest", "off")
-    assert (await _answer(bot, 2))["text"] == "Digests are off."
+    assert (await _answer(bot, 2))["text"] == (
+        "Digests are off (turned on, they come every day at 07:30 (Europe/Berlin) by slack)."
+    )
     users: list[User] = await bot.users()
     assert [(u.digest_enabled, u.digest_hour, u.digest_minute) for u in users] == [(False, 7, 30)]
     await bot.command("/digest", "time 25:00")

@@ -96,7 +96,9 @@ async def test_send_in_words_and_prefs_change_the_schedule(
         "--timezone", "America/New_York", "--weekdays-only", "--off",
     )  # fmt: skip
     assert changed.returncode == 0, changed.stderr[-2000:]
-    assert changed.stdout.strip() == "Digests are off."
+    assert changed.stdout.strip() == (
+        "Digests are off (turned on, they come every weekday at 07:30 (America/New_York) by email)."
+    )
     async with rt.sessions() as session:
         from models import User
 
@@ -145,7 +147,7 @@ async def test_send_in_words_and_prefs_change_the_schedule(
     assert plain is not None
     text = plain.get_content()
     assert (
-        "This digest was sent on request, outside the schedule; scheduled digests for"
+        "This digest was made on request, outside the schedule; scheduled digests for"
         " erin@acme.example are off.\nTurn them on with `/digest on` in Slack.\n" in text
     )
     assert "because digests are on" not in text

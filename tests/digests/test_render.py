@@ -148,11 +148,12 @@ def test_footer_lines_stay_apart_and_the_lead_counts_the_rest_in_words() -> None
     view = view_of(items)
     rendered = render_email(create_environment(), view)
     assert "digests are on for dana@acme.example.\nTurn them off: http" in rendered.text
+    assert "\n-- \nYou get this digest" in rendered.text  # the signature separator
     assert "on for dana@acme.example.\n<a " in rendered.html
     assert " and 2 more." in view.content.lead and "mores" not in view.content.lead
     asked = render_email(create_environment(), replace(view, on_demand=True, daily_on=False))
     assert (
-        "This digest was sent on request, outside the schedule; scheduled digests for"
+        "This digest was made on request, outside the schedule; scheduled digests for"
         " dana@acme.example are off.\nTo turn them on, ask whoever runs ContentMind for your team."
         in asked.text
     )
