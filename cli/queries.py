@@ -175,12 +175,20 @@ async def correlation_family(session: AsyncSession, correlation_id: str) -> list
     return [correlation_id, *files.all()]
 
 
+_FILE_STATES = {
+    "failed": "it failed",
+    "skipped": "it was skipped",
+    "pending": "it is waiting for a worker",
+    "processing": "a worker is processing it",
+}
+
+
 def _no_item_yet(record: FileRecord) -> typer.Exit:
     """The file exists but became no knowledge item: say what it is instead."""
-    why = f": {record.reason_message or record.reason}" if record.reason else ""
+    why = f": {record.reason_message or record.reason}" if record.reason else "."
+    state = _FILE_STATES.get(record.status, f"it is {record.status}")
     typer.echo(
-        f"{record.original_filename} ({record.id}) is a file with no knowledge item: it is "
-        f"{record.status}{why}",
+        f"{record.original_filename} ({record.id}) is a file with no knowledge item: {state}{why}",
         err=True,
     )
     return typer.Exit(2)

@@ -239,7 +239,7 @@ def test_item_takes_a_file_id_and_unknown_ids_exit_2(
     shown = run("item", failed["id"])
     assert shown.returncode == 2
     assert shown.stderr.startswith(
-        f"cut-off.pdf ({failed['id']}) is a file with no knowledge item: it is failed: "
+        f"cut-off.pdf ({failed['id']}) is a file with no knowledge item: it failed: "
         "The PDF is damaged or incomplete"
     ), shown.stderr
 
