@@ -173,7 +173,7 @@ def _describe_prose(body: str, title: str | None) -> _Content:
     sentences = _distinct(split_sentences(body[:SUMMARY_PREFIX_CHARS]), MAX_SENTENCES)
     sentences = sentences or [trim(body[:SUMMARY_PREFIX_CHARS], SUMMARY_SENTENCE_CHARS)]
     # the title is shown above the summary: a sentence that only repeats it is left out
-    as_title = {i for i, sentence in enumerate(sentences) if _same_words(sentence, title)}
+    as_title = {i for i, sentence in enumerate(sentences) if _repeats_title(sentence, title)}
     summary_ids, point_ids = _select(
         sentences, rank_sentences(sentences, language), titles=as_title
     )
@@ -196,7 +196,9 @@ def _distinct(sentences: Iterable[str], limit: int) -> list[str]:
     return list(unique.values())
 
 
-def _same_words(sentence: str, title: str | None) -> bool:
+def _repeats_title(sentence: str, title: str | None) -> bool:
+    """The sentence is the title, but for case, spacing and end punctuation."""
+
     def plain(text: str) -> str:
         return squash(text).rstrip(".:;!? ").casefold()
 
