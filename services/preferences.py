@@ -124,18 +124,6 @@ async def set_digest_time(session: AsyncSession, *, user_id: str, time_text: str
     return await change(session, user_id=user_id, changes=Changes(time_text=time_text))
 
 
-async def set_timezone(session: AsyncSession, *, user_id: str, timezone: str) -> User:
-    return await change(session, user_id=user_id, changes=Changes(timezone=timezone))
-
-
-async def set_weekdays_only(session: AsyncSession, *, user_id: str, weekdays_only: bool) -> User:
-    return await change(session, user_id=user_id, changes=Changes(weekdays_only=weekdays_only))
-
-
-async def set_digest_channel(session: AsyncSession, *, user_id: str, channel: str) -> User:
-    return await change(session, user_id=user_id, changes=Changes(channel=channel))
-
-
 def describe(user: User) -> str:
     """One sentence for the user, like: Digests are on: every day at 08:00 (UTC) by email.
     When they are off, the schedule that turning them on brings back."""

@@ -20,12 +20,12 @@ from models.base import utcnow
 from services.digest_delivery import build_kit
 from services.digests import deliver, schedule_due
 from services.preferences import (
+    Changes,
     PreferenceError,
+    change,
     describe,
     parse_time,
-    set_digest_channel,
     set_digest_time,
-    set_timezone,
 )
 from services.runtime import Runtime
 from services.schedule import DigestPreferences, local_date, slot_on
@@ -175,10 +175,10 @@ async def test_preferences_change_the_schedule(rt: Runtime, factory: Factory) ->
     dana = await factory.user("dana@acme.example", enabled=False)
     async with rt.sessions() as session:
         await set_digest_time(session, user_id=dana.id, time_text="07:30")
-        await set_timezone(session, user_id=dana.id, timezone="Europe/Berlin")
-        user = await set_digest_channel(session, user_id=dana.id, channel="slack")
+        await change(session, user_id=dana.id, changes=Changes(timezone="Europe/Berlin"))
+        user = await change(session, user_id=dana.id, changes=Changes(channel="slack"))
         with pytest.raises(PreferenceError, match="not a time zone"):
-            await set_timezone(session, user_id=dana.id, timezone="Mars/Olympus")
+            await change(session, user_id=dana.id, changes=Changes(timezone="Mars/Olympus"))
     assert describe(user) == "Digests are on: every day at 07:30 (Europe/Berlin) by slack."
     # the change happened now (wall clock): the first slot is tomorrow's 07:30 in Berlin
     tomorrow = local_date(utcnow(), "Europe/Berlin") + timedelta(days=1)
